@@ -16,10 +16,11 @@ Which alignment (the rule, so results are reproducible and explainable):
    either; we always pick the former. (sclite's weighted cost ``3E + S`` can, in rare
    constructed cases, prefer an alignment with one *more* error; we never do, so our
    totals can only be <= sclite's, never above.)
-3. **Remaining ties** (same counts, different positions) are broken in the backtrace
-   from the end: a diagonal step (correct/substitution) first, then a deletion, then an
-   insertion. This only moves where an error is shown in the printed alignment, never
-   the counts.
+3. **Remaining ties** (same counts, different positions): a common prefix and suffix
+   are aligned as correct (always optimal, and it makes error-free utterances O(n));
+   inside the rest, ties are broken in the backtrace from the end: a diagonal step
+   (correct/substitution) first, then a deletion, then an insertion. This only moves
+   where an error is shown in the printed alignment, never the counts.
 
 Rules 1 and 2 are one integer DP: costs ``sub = W + 1``, ``del = ins = W``,
 ``correct = 0`` with ``W = len(ref) + len(hyp) + 1``, so ``cost = W * errors + subs``
@@ -73,8 +74,25 @@ _DIAG, _UP, _LEFT = 0, 1, 2
 def align(ref: Sequence[str], hyp: Sequence[str]) -> Alignment:
     """Align ``ref`` to ``hyp`` (see the module docstring for the tie-breaking rules).
 
-    Runs in O(len(ref) * len(hyp)) time and memory (backpointers as bytearrays).
+    The common prefix and suffix are taken as correct first (always part of an optimal
+    alignment), then the DP runs on what is left: O(len * len) time and memory there,
+    O(len) for an utterance without errors.
     """
+    n, m = len(ref), len(hyp)
+    lo = 0
+    while lo < n and lo < m and ref[lo] == hyp[lo]:
+        lo += 1
+    hi_r, hi_h = n, m
+    while hi_r > lo and hi_h > lo and ref[hi_r - 1] == hyp[hi_h - 1]:
+        hi_r, hi_h = hi_r - 1, hi_h - 1
+    middle = _align_dp(ref[lo:hi_r], hyp[lo:hi_h])
+    head = tuple((CORRECT, t, t) for t in ref[:lo])
+    tail = tuple((CORRECT, t, t) for t in ref[hi_r:])
+    return Alignment(head + middle + tail)
+
+
+def _align_dp(ref: Sequence[str], hyp: Sequence[str]) -> tuple[tuple[str, str | None, str | None], ...]:
+    """The lexicographic (errors, substitutions) DP with backtrace (module docstring)."""
     n, m = len(ref), len(hyp)
     w = n + m + 1
     c_sub, c_gap = w + 1, w
@@ -84,22 +102,25 @@ def align(ref: Sequence[str], hyp: Sequence[str]) -> Alignment:
     for j in range(1, m + 1):
         back[0][j] = _LEFT
     for i in range(1, n + 1):
-        cur = [i * c_gap] + [0] * m
+        r = ref[i - 1]
         row = back[i]
         row[0] = _UP
-        r = ref[i - 1]
-        for j in range(1, m + 1):
-            diag = prev[j - 1] + (0 if r == hyp[j - 1] else c_sub)
-            up = prev[j] + c_gap  # deletion of ref[i-1]
-            left = cur[j - 1] + c_gap  # insertion of hyp[j-1]
+        left = i * c_gap
+        cur = [left]
+        # zip walks hyp[j-1], prev[j-1] (diagonal) and prev[j] (up) without indexing.
+        for j, (h, p_diag, p_up) in enumerate(zip(hyp, prev, prev[1:]), 1):
+            diag = p_diag if r == h else p_diag + c_sub
+            up = p_up + c_gap  # deletion of ref[i-1]
+            left += c_gap  # insertion of hyp[j-1]; ``left`` held cur[j-1]
             # Preference order on equal cost: diagonal, deletion, insertion (rule 3).
-            best, code = diag, _DIAG
-            if up < best:
-                best, code = up, _UP
-            if left < best:
-                best, code = left, _LEFT
-            cur[j] = best
-            row[j] = code
+            if diag <= up and diag <= left:
+                left = diag
+            elif up <= left:
+                left = up
+                row[j] = _UP
+            else:
+                row[j] = _LEFT
+            cur.append(left)
         prev = cur
 
     ops: list[tuple[str, str | None, str | None]] = []
@@ -117,7 +138,7 @@ def align(ref: Sequence[str], hyp: Sequence[str]) -> Alignment:
             ops.append((INS, None, hyp[j - 1]))
             j -= 1
     ops.reverse()
-    return Alignment(tuple(ops))
+    return tuple(ops)
 
 
 def edit_distance(ref: Sequence[str], hyp: Sequence[str]) -> int:

@@ -52,9 +52,19 @@ def test_equal_error_alignments_prefer_fewer_substitutions_like_sclite():
     assert a.ops == (("D", "a", None), ("C", "b", "b"), ("I", None, "c"))
 
 
-def test_remaining_ties_keep_the_later_token_correct():
-    # Backtrace from the end prefers the diagonal: the first "a" is the deleted one.
-    assert align(["a", "a"], ["a"]).ops == (("D", "a", None), ("C", "a", "a"))
+def test_common_prefix_is_correct_so_a_repeated_token_loses_its_last_copy():
+    assert align(["a", "a"], ["a"]).ops == (("C", "a", "a"), ("D", "a", None))
+
+
+def test_remaining_ties_inside_are_broken_from_the_end_diagonal_first():
+    # "p a a q" -> "r a s": 2 subs + 1 del either way. Walking back from the end the
+    # diagonal wins each tie, so "a"/"r" is the substitution and "p" the deletion.
+    assert align("p a a q".split(), "r a s".split()).ops == (
+        ("D", "p", None),
+        ("S", "a", "r"),
+        ("C", "a", "a"),
+        ("S", "q", "s"),
+    )
 
 
 def test_counts_are_consistent_with_sequence_lengths():
