@@ -122,7 +122,8 @@ def reason_counts(excluded: list[Excluded]) -> str:
 
 
 def _hours(utts: list[Utterance]) -> str:
-    return f"{sum(u.duration or 0.0 for u in utts) / 3600:.2f} h"
+    seconds = sum(u.duration or 0.0 for u in utts)
+    return f"{seconds / 3600:.2f} h" if seconds >= 36 else f"{seconds:.1f} s"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -142,7 +143,11 @@ def run(args: argparse.Namespace) -> int:
     data = Path(args.data_dir)
     for part in parts:
         out = data / "local" / part.name
-        prepare_part(part, out, args.nj, args.progress)
+        try:
+            prepare_part(part, out, args.nj, args.progress)
+        except LayoutError as e:  # e.g. a TSV without the expected columns
+            print(f"local/data.sh: ERROR: {e}", file=sys.stderr)
+            return 1
         line = f"{part.spec.label} {part.split} ({part.role}): {len(part.utts)} utterances, {_hours(part.utts)}"
         if part.excluded:
             line += f"; {len(part.excluded)} excluded ({reason_counts(part.excluded)}), listed in {out}/excluded.txt"
@@ -162,6 +167,8 @@ def run(args: argparse.Namespace) -> int:
         if excluded:
             msg += f"; {len(excluded)} excluded ({reason_counts(excluded)}), see {data}/{name}/excluded.txt"
         log(msg)
+        if not utts:
+            log(f"WARNING: {data}/{name} has no utterances left; see {data}/{name}/excluded.txt")
     langs = sorted({u.lang for p in parts for u in p.utts})
     (data / "nlsyms.txt").write_text("".join(f"{lang_tag(lang)}\n" for lang in langs), encoding="utf-8")
     rates = Counter(u.sample_rate for p in parts for u in p.utts if u.sample_rate)
