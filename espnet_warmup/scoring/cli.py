@@ -16,6 +16,8 @@ Kaldi's spelling too (``--remove-tokens`` == ``--remove_tokens``). Exit 1 with
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
 import sys
 
 from espnet_warmup.scoring.text import CLEANERS, ScoringInputError
@@ -42,6 +44,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--outdir", required=True, help="where score_wer/, score_cer/ and scores.json go")
 
 
+def invocation() -> str:
+    """The command line as the user typed it (``python -m <module> ...`` or ``espnet-warmup ...``)."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    head = ["python", "-m", spec.name] if spec is not None else [os.path.basename(sys.argv[0])]
+    return shlex.join(head + sys.argv[1:])
+
+
 def run(args: argparse.Namespace) -> int:
     from espnet_warmup.scoring.scorer import score_dir, summary_line
 
@@ -55,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
             remove_tokens=args.remove_tokens.split(),
             cleaner=args.cleaner,
             case_sensitive=args.case_sensitive,
+            # Recorded in scores.json so the numbers carry the command that made them.
+            command=invocation(),
         )
     except ScoringInputError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -113,7 +113,8 @@ def format_environment(env: dict[str, str]) -> list[str]:
 
 # --------------------------------------------------------------------------- tables
 def format_row(label: str, row: AvgRow) -> str:
-    values = [str(row.snt), str(row.wrd)] + [f"{v:.1f}" for v in (row.corr, row.sub, row.dele, row.ins, row.err, row.s_err)]
+    rates = (row.corr, row.sub, row.dele, row.ins, row.err, row.s_err)
+    values = [str(row.snt), str(row.wrd)] + [f"{v:.1f}" for v in rates]
     return "|" + "|".join([label, *values]) + "|"
 
 

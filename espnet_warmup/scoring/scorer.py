@@ -168,6 +168,7 @@ def score_dir(
     cleaner: str = "none",
     case_sensitive: bool = False,
     warn: Callable[[str], None] | None = None,
+    command: str | None = None,
 ) -> dict:
     """Score, write the outputs under ``outdir`` (module docstring), return the scores.json dict."""
     remove_tokens = list(remove_tokens)
@@ -196,21 +197,23 @@ def score_dir(
         "case_sensitive": case_sensitive,
         "n_missing_hyp": n_missing,
         "cer_tokens": "characters; word boundary = <space>",
+        "command": command,
     }
     atomic_write_text(scores_json, json.dumps(scores, indent=2, ensure_ascii=False) + "\n")
     return scores
 
 
 def summary_line(scores: dict, outdir: str | Path) -> str:
-    """One line: ``WER 5.31% (S 3.10 D 1.20 I 1.01; 1234 words, 250 utts) [en 4.20% it 6.40%] | CER ...``."""
+    """One line: ``WER 5.31% (S 3.10 D 1.20 I 1.01; 1234 tokens, 250 utts) [en 4.20% it 6.40%] | CER ...``."""
     parts = []
     for metric in TOKENIZERS:
         entry = scores[metric]["all"]
         langs = " ".join(f"{k} {_pct(v['err'])}" for k, v in scores[metric].items() if k != "all")
-        parts.append(
+        text = (
             f"{metric.upper()} {_pct(entry['err'])} (S {_num(entry['sub'])} D {_num(entry['del'])} "
-            f"I {_num(entry['ins'])}; {entry['n_ref']} tokens, {entry['n_snt']} utts)" + (f" [{langs}]" if langs else "")
+            f"I {_num(entry['ins'])}; {entry['n_ref']} tokens, {entry['n_snt']} utts)"
         )
+        parts.append(text + (f" [{langs}]" if langs else ""))
     missing = scores["meta"]["n_missing_hyp"]
     tail = f" | {missing} missing hyp(s)" if missing else ""
     return " | ".join(parts) + tail + f" -> {outdir}"

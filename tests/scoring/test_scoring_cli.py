@@ -268,3 +268,7 @@ def test_python_m_entry_point_and_console_subcommand_agree(data):
     assert a.stdout.startswith("WER 55.56% ") and b.stdout.startswith("WER 55.56% ")
     ja, jb = (json.loads((dec / x / "scores.json").read_text()) for x in ("a", "b"))
     assert ja["wer"] == jb["wer"] and ja["cer"] == jb["cer"]
+    # Each records the command that made it, in a form that can be pasted back.
+    assert ja["meta"]["command"].startswith(f"python -m espnet_warmup.scoring.cli --ref {d / 'text'} ")
+    assert jb["meta"]["command"].startswith("python -m espnet_warmup.cli score --ref ")
+    assert ja["meta"]["command"].endswith("--remove-tokens '<en> <it>' --outdir " + str(dec / "a"))
