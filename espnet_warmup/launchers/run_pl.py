@@ -159,8 +159,14 @@ def run(request: JobRequest) -> int:
         while pending or running:
             while pending and len(running) < limit:
                 task_id = pending.pop(0)
-                task = _Task(task_id, request.for_task(command, task_id),
-                             request.for_task(request.log, task_id))
+                log = request.for_task(request.log, task_id)
+                try:
+                    task = _Task(task_id, request.for_task(command, task_id), log)
+                except OSError as err:
+                    _kill_all(running)
+                    print(f"{PROG}: cannot start job {task_id} with log {log}: {err}",
+                          file=sys.stderr)
+                    return 1
                 running[task.proc.pid] = task
             reaped = _reap_one(running, block=True)
             if reaped is not None and reaped[1] != 0:

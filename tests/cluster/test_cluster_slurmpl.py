@@ -140,3 +140,14 @@ def test_task_over_its_memory_is_reported_as_killed_for_memory(slurm_pl, slurm_w
     assert read_exit_status(str(slurm_workdir / "exp/log/m.2.log")) == 0
     # The explanation is also appended to the killed task's own log.
     assert "was killed for exceeding its memory limit" in (slurm_workdir / "exp/log/m.1.log").read_text()
+
+
+def test_submit_failure_shows_sbatch_error(slurm_pl, slurm_workdir):
+    # The test node has no GPUs, so Slurm itself refuses --gres=gpu:1 from conf/slurm.conf.
+    res = slurm_pl("--gpu", "1", "exp/g.log", "nvidia-smi")
+    assert res.returncode == 1
+    lines = res.stderr.splitlines()
+    assert lines[0] == "slurm.pl: error submitting jobs to queue (return status was 1)"
+    assert lines[1] == ("  command: sbatch --export=PATH -p gpu --gres=gpu:1 --cpus-per-task 1 "
+                        "--open-mode=append -o exp/q/g.%a.log -e exp/q/g.%a.log --array 1-1 exp/q/g.sh")
+    assert lines[2].startswith("  output: sbatch: error: ")

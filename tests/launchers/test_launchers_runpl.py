@@ -162,3 +162,12 @@ def test_launcher_does_not_import_torch():
         capture_output=True, text=True, check=True,
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_unwritable_log_is_reported(run_pl, launch, tmp_path):
+    (tmp_path / "file").write_text("")
+    res = launch(run_pl, "file/x.log", "true")
+    assert res.returncode == 1
+    assert res.stderr == (
+        "run.pl: cannot start job 1 with log file/x.log: [Errno 17] File exists: 'file'\n"
+    )
