@@ -1,0 +1,1 @@
+egs2/TEMPLATE/asr1/db.sh

@@ -1,0 +1,118 @@
+"""Stage 3: read every wav.scp entry, check it, and write it as 16-bit mono wav at the target rate.
+
+One job of a ``run.pl JOB=1:N`` array handles one split of wav.scp. An entry is a file
+path (anything soundfile reads: wav, flac, ...) or a Kaldi pipe ``command |`` whose
+stdout is audio (e.g. the sox speed-perturbation pipes of stage 2). Multi-channel audio
+is mixed down to mono; other rates are resampled (polyphase, scipy).
+
+Unreadable, missing or empty audio is an error: the job reports every bad utterance with
+its wav.scp entry and the reason, writes nothing, and exits 1, so the stage stops and
+names the log. Outputs (``wav.scp`` and ``utt2num_samples`` parts) are written to temp
+names and renamed only when the whole split succeeded.
+
+Command line::
+
+    python -m espnet_warmup.recipe.format_audio --fs 16000 --audio-dir dump/raw/org/train/data/format.1 \\
+        --out-wav-scp logdir/wav.1.scp --out-num-samples logdir/utt2num_samples.1 logdir/keys.1.scp
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import subprocess
+import sys
+from math import gcd
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from espnet_warmup.recipe.datadir import read_kv, write_kv
+
+
+class AudioError(Exception):
+    """An utterance's audio cannot be used; the message says why."""
+
+
+def load_entry(value: str) -> tuple[np.ndarray, int]:
+    """Audio samples (float, frames x channels) and rate for one wav.scp value."""
+    if value.endswith("|"):
+        cmd = value[:-1].strip()
+        proc = subprocess.run(cmd, shell=True, capture_output=True)
+        if proc.returncode != 0:
+            err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise AudioError(f"command failed (exit {proc.returncode}): {err[-1] if err else ''}")
+        source = io.BytesIO(proc.stdout)
+    else:
+        if not os.path.exists(value):
+            raise AudioError("file not found")
+        source = value
+    try:
+        data, rate = sf.read(source, dtype="float32", always_2d=True)
+    except Exception as err:  # soundfile raises several types for corrupt data
+        raise AudioError(f"unreadable audio ({type(err).__name__}: {err})") from None
+    if data.shape[0] == 0:
+        raise AudioError("no samples")
+    if not np.isfinite(data).all():
+        raise AudioError("non-finite samples")
+    return data, rate
+
+
+def to_mono_at_rate(data: np.ndarray, rate: int, fs: int) -> np.ndarray:
+    """Mix down to mono and resample from ``rate`` to ``fs``."""
+    mono = data.mean(axis=1)
+    if rate != fs:
+        from scipy.signal import resample_poly
+
+        g = gcd(rate, fs)
+        mono = resample_poly(mono, fs // g, rate // g).astype(np.float32)
+    return np.clip(mono, -1.0, 1.0)
+
+
+def format_split(wav_scp: str, fs: int, audio_dir: str, out_wav_scp: str, out_num_samples: str) -> list[str]:
+    """Format every entry of ``wav_scp``; return the problems (then nothing is written)."""
+    entries = read_kv(wav_scp)
+    audio_dir_p = Path(audio_dir).absolute()
+    audio_dir_p.mkdir(parents=True, exist_ok=True)
+    problems, new_scp, num_samples = [], {}, {}
+    for utt, value in entries.items():
+        try:
+            data, rate = load_entry(value)
+        except AudioError as err:
+            problems.append(f"{utt}: {value}: {err}")
+            continue
+        mono = to_mono_at_rate(data, rate, fs)
+        out = audio_dir_p / f"{utt}.wav"
+        tmp = out.with_name(f".{out.name}.tmp")
+        sf.write(tmp, mono, fs, subtype="PCM_16", format="WAV")
+        os.replace(tmp, out)
+        new_scp[utt] = str(out)
+        num_samples[utt] = str(len(mono))
+    if not problems:
+        write_kv(out_num_samples, num_samples)
+        write_kv(out_wav_scp, new_scp)
+    return problems
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m espnet_warmup.recipe.format_audio", description=__doc__.splitlines()[0])
+    p.add_argument("--fs", type=int, default=16000, help="target sample rate (Hz)")
+    p.add_argument("--audio-dir", required=True, help="where the formatted wav files go")
+    p.add_argument("--out-wav-scp", required=True)
+    p.add_argument("--out-num-samples", required=True)
+    p.add_argument("wav_scp", help="(a split of) the input wav.scp")
+    args = p.parse_args(argv)
+    problems = format_split(args.wav_scp, args.fs, args.audio_dir, args.out_wav_scp, args.out_num_samples)
+    if problems:
+        print(f"ERROR: {len(problems)} utterance(s) with missing or unreadable audio in {args.wav_scp}:",
+              file=sys.stderr)
+        for x in problems:
+            print(f"ERROR: bad audio: {x}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The default recipe: four warmup policies (linear, OWSM piecewise-linear, polynomial,
+# exponential) on the embedded English/Italian corpus, on a CPU, with ESPnet's stage numbers.
+#
+#   ./run.sh                                           # stages 1-14, all four policies, one after another
+#   ./run.sh --stage 10 --train_config conf/train_exp_warmup.yaml   # one policy, from collect stats
+#   ./run.sh --help                                    # every option (they are asr.sh's)
+#
+# Options given here are defaults; the ones on the command line come later and win.
+set -e
+set -u
+set -o pipefail
+
+train_set=train
+valid_set=dev
+test_sets=test
+
+# All four policies share every setting except the scheduler (see conf/README in docs/recipe.md).
+train_config="conf/train_linear_warmup.yaml conf/train_owsm_warmup.yaml conf/train_poly_warmup.yaml conf/train_exp_warmup.yaml"
+inference_config=conf/decode.yaml
+
+./asr.sh \
+    --ngpu 0 \
+    --nj 2 \
+    --inference_nj 2 \
+    --lang noinfo \
+    --token_type word \
+    --min_wav_duration 0.3 \
+    --max_wav_duration 10 \
+    --train_set "${train_set}" \
+    --valid_set "${valid_set}" \
+    --test_sets "${test_sets}" \
+    --train_config "${train_config}" \
+    --inference_config "${inference_config}" \
+    "$@"
