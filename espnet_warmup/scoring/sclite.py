@@ -127,26 +127,29 @@ def _summary_table(system_name: str, by_spk: dict[str, Counts], percent: bool) -
     wrd_w = max(len("# Wrd"), *(len(r[1][1]) for r in every))
     val_w = max(5, *(len(v) for r in every for v in r[2]))
 
-    def line(name: str, counts: Sequence[str], values: Sequence[str]) -> str:
+    def line(name: str, counts: Sequence[str], values: Sequence[str], pad: int = 0) -> str:
         return (
             f"| {name:<{name_w}}| {counts[0]:>{snt_w}} {counts[1]:>{wrd_w}} | "
             + "  ".join(f"{v:>{val_w}}" for v in values)
+            + " " * pad
             + " |"
         )
 
-    header = line("SPKR", ["# Snt", "# Wrd"], _VALUE_HEADS)
+    # A long system name (decode paths are) widens the box, as sclite does, instead of breaking it.
+    pad = max(0, len(system_name) + 2 - (len(line("SPKR", ["# Snt", "# Wrd"], _VALUE_HEADS)) - 2))
+    header = line("SPKR", ["# Snt", "# Wrd"], _VALUE_HEADS, pad)
     inner = len(header) - 2
     name_cell, count_cell = name_w + 1, snt_w + wrd_w + 3
     rule = "|" + "-" * name_cell + "+" + "-" * count_cell + "+" + "-" * (inner - name_cell - count_cell - 2) + "|"
     double = "|" + "=" * inner + "|"
-    name_line = "|" + system_name.center(inner) + "|" if len(system_name) <= inner else "| " + system_name
+    name_line = "|" + system_name.center(inner) + "|"
     lines = ["," + "-" * inner + ".", name_line, "|" + "-" * inner + "|", header, rule]
     for k, r in enumerate(body):
-        lines.append(line(*r))
+        lines.append(line(*r, pad))
         lines.append(rule if k + 1 < len(body) else double)
-    lines.append(line(*total_row))
+    lines.append(line(*total_row, pad))
     lines.append(double)
-    lines.extend(line(*r) for r in spread)
+    lines.extend(line(*r, pad) for r in spread)
     lines.append("`" + "-" * inner + "'")
     indent = " " * max(0, (_PAGE - inner - 2) // 2)
     out = [indent + x for x in lines]

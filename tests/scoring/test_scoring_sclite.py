@@ -149,3 +149,14 @@ def test_malformed_avg_line_is_an_error_quoting_it():
 def test_no_utterances_is_an_error():
     with pytest.raises(ValueError, match="^no utterances to report$"):
         format_result_txt([], "hyp.trn")
+
+
+def test_long_system_name_widens_the_box_and_keeps_every_line_closed():
+    name = "exp/asr_train_exp_warmup/decode_asr_model_valid.acc.ave/test/score_wer/hyp.trn"
+    text = format_result_txt(UTTS, name)
+    table = text.split("SYSTEM SUMMARY COUNTS", 1)[0].split(",", 1)[1].split("`", 1)[0]
+    widths = {len(x.strip()) for x in table.splitlines()[1:] if x.strip()}
+    assert len(widths) == 1 and widths.pop() == len(name) + 4
+    assert f"| {name} |" in text
+    (line,) = grep(text, "Avg")
+    assert parse_avg_line(line) == AvgRow(3, 8, 75.0, 12.5, 12.5, 12.5, 37.5, 66.7)
