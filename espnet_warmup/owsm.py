@@ -216,6 +216,12 @@ def comparison_table(
         )
         lines.append("")
     if sources:
+        lines.append(
+            "Upstream numbers are greedy-search results after Whisper's text normaliser; a matched set is the "
+            "same corpus split, but its release (e.g. Common Voice version) and text normalisation may differ "
+            "from ours, so read small gaps with care."
+        )
+        lines.append("")
         lines.append("Sources: " + "; ".join(sources) + ".")
         lines.append("")
     return "\n".join(lines)

@@ -47,6 +47,12 @@ def test_data_file_holds_the_papers_numbers_with_a_source_on_every_row():
         ("aishell_test", ("aishell1", "zho")),
         ("kspon_eval_other", ("ksponspeech_eval_other", "kor")),
         ("test_it", None),
+        # names made by espnet_warmup.corpora (data/test_<corpus>_<lang>_<split>)
+        ("test_librispeech_en_test_other", ("librispeech_test_other", "eng")),
+        ("test_mls_it_test", ("mls", "ita")),
+        ("test_commonvoice_it_test", None),
+        ("test_voxpopuli_en_test", ("voxpopuli", "eng")),
+        ("test_kaldi_eval2000", ("switchboard_eval2000", "eng")),
     ],
 )
 def test_test_set_names_match_upstream_sets_only_when_they_are_the_same_set(name, expected):
@@ -64,6 +70,7 @@ def test_table_shows_numbers_for_matching_sets_and_a_dash_and_a_sentence_otherwi
         "across different test sets would compare apples with pears."
     ) in md
     assert md.count("Sources: ") == 1 and "Table 2" in md
+    assert "Whisper's text normaliser" in md
 
 
 def test_table_for_names_only_has_no_ours_column_and_cites_nothing_when_nothing_matches():
