@@ -7,8 +7,10 @@ to a fake ``sbatch``.
 Isolation (several test sessions may run on one machine at the same time):
 - munged runs in the foreground with its own key, socket, pid, seed and log files in the
   scratch dir; Slurm finds it through ``AuthInfo=socket=...``;
-- slurmctld and slurmd listen on free ports picked at start; all state, spool, pid and log
-  files are in the scratch dir; clients find this cluster through ``SLURM_CONF``;
+- slurmctld and the slurmds listen on free ports picked at start; all state, spool, pid and
+  log files are in the scratch dir; clients find this cluster through ``SLURM_CONF``;
+- two nodes, ``n1`` and ``n2``, both this host (one slurmd each, started with ``-N``), so
+  multi-node jobs (``--nodes 2`` + ``srun``) run for real;
 - every daemon is started by us in the foreground (``-F``/``-D``), so we know its pid and
   stop exactly those pids (and nothing else) in :meth:`LocalSlurm.stop`.
 
@@ -38,8 +40,11 @@ import time
 #: Partitions named like the shipped conf/slurm.conf's, so it works unchanged here.
 CPU_PARTITION = "cpu"
 GPU_PARTITION = "gpu"
-NODE_CPUS = 4
-NODE_MEMORY_MB = 4000
+#: Two nodes (two slurmd on this host, Debian's slurmd allows that with -N) so that
+#: multi-node jobs (sbatch --nodes 2 + srun) really run.
+NODE_NAMES = ("n1", "n2")
+NODE_CPUS = 2
+NODE_MEMORY_MB = 2000
 
 _REQUIRED = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel", "scontrol", "sinfo")
 
@@ -52,6 +57,11 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _all_nodes_idle(sinfo_out: str) -> bool:
+    states = dict(line.split() for line in sinfo_out.splitlines() if line.strip())
+    return all(states.get(node) == "idle" for node in NODE_NAMES)
 
 
 def _tail(path: pathlib.Path, lines: int = 20) -> str:
@@ -88,10 +98,11 @@ class LocalSlurm:
             self._write_slurm_conf()
             self._spawn("slurmctld", ["slurmctld", "-D", "-f", str(self.conf)])
             self._wait_for(["scontrol", "ping"], lambda out: "UP" in out, timeout, "slurmctld")
-            self._spawn("slurmd", ["slurmd", "-D", "-N", "localhost", "-f", str(self.conf)])
+            for node in NODE_NAMES:
+                self._spawn(f"slurmd-{node}", ["slurmd", "-D", "-N", node, "-f", str(self.conf)])
             self._wait_for(
-                ["sinfo", "-h", "-N", "-o", "%N %t"], lambda out: "localhost idle" in out,
-                timeout, "slurmd (node idle in sinfo)",
+                ["sinfo", "-h", "-N", "-o", "%N %t"], _all_nodes_idle, timeout,
+                "slurmd (all nodes idle in sinfo)",
             )
         except BaseException:
             self.stop()
@@ -120,25 +131,29 @@ class LocalSlurm:
 
     def _write_slurm_conf(self) -> None:
         d = self.root
-        for sub in ("state", "spool", "log"):
+        for sub in ("state", "log", *(f"spool/{node}" for node in NODE_NAMES)):
             (d / sub).mkdir(parents=True, exist_ok=True)
+        # Every node is this host, each slurmd on its own port.
+        nodes = "\n".join(
+            f"NodeName={node} NodeHostname=localhost Port={_free_port()} CPUs={NODE_CPUS} "
+            f"RealMemory={NODE_MEMORY_MB} State=UNKNOWN" for node in NODE_NAMES
+        )
         self.conf.write_text(f"""\
 # Written by tests/cluster/slurm_local.py: a private single-node test cluster.
 ClusterName=local
 SlurmctldHost=localhost
 SlurmctldPort={_free_port()}
-SlurmdPort={_free_port()}
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
 AuthInfo=socket={self.munge_socket}
 StateSaveLocation={d}/state
-SlurmdSpoolDir={d}/spool
+SlurmdSpoolDir={d}/spool/%n
 SlurmctldPidFile={d}/slurmctld.pid
-SlurmdPidFile={d}/slurmd.pid
+SlurmdPidFile={d}/slurmd.%n.pid
 SlurmctldLogFile={d}/log/slurmctld.log
-SlurmdLogFile={d}/log/slurmd.log
+SlurmdLogFile={d}/log/slurmd.%n.log
 SlurmdParameters=config_overrides
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
@@ -158,9 +173,9 @@ MinJobAge=600
 KillWait=2
 InactiveLimit=0
 MailProg=/bin/true
-NodeName=localhost CPUs={NODE_CPUS} RealMemory={NODE_MEMORY_MB} State=UNKNOWN
-PartitionName={CPU_PARTITION} Nodes=localhost Default=YES MaxTime=INFINITE State=UP
-PartitionName={GPU_PARTITION} Nodes=localhost Default=NO MaxTime=INFINITE State=UP
+{nodes}
+PartitionName={CPU_PARTITION} Nodes={",".join(NODE_NAMES)} Default=YES MaxTime=INFINITE State=UP
+PartitionName={GPU_PARTITION} Nodes={",".join(NODE_NAMES)} Default=NO MaxTime=INFINITE State=UP
 """)
 
     def _spawn(self, name: str, argv: list[str]) -> None:
@@ -192,9 +207,10 @@ PartitionName={GPU_PARTITION} Nodes=localhost Default=NO MaxTime=INFINITE State=
 
     def _logs(self) -> str:
         parts = []
-        for name, path in (("munged", self.root / "munge" / "munged.log"),
-                           ("slurmctld", self.root / "log" / "slurmctld.log"),
-                           ("slurmd", self.root / "log" / "slurmd.log")):
+        logs = [("munged", self.root / "munge" / "munged.log"),
+                ("slurmctld", self.root / "log" / "slurmctld.log")]
+        logs += [(f"slurmd-{node}", self.root / "log" / f"slurmd.{node}.log") for node in NODE_NAMES]
+        for name, path in logs:
             out = self.root / f"{name}.out"
             parts.append(f"--- {name} log ---\n{_tail(path)}\n--- {name} stdout ---\n{_tail(out)}")
         return "\n".join(parts)
@@ -222,7 +238,7 @@ PartitionName={GPU_PARTITION} Nodes=localhost Default=NO MaxTime=INFINITE State=
                 time.sleep(0.3)
         except (OSError, subprocess.SubprocessError):
             pass
-        # Reverse start order: slurmd, slurmctld, munged.
+        # Reverse start order: slurmds, slurmctld, munged.
         for name in reversed(list(self._procs)):
             proc = self._procs.pop(name)
             if proc.poll() is None:

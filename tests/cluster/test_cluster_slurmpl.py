@@ -69,7 +69,7 @@ def test_max_jobs_run_limits_concurrency_on_the_cluster(slurm_pl, slurm_workdir)
     (slurm_workdir / "task.sh").write_text(
         'echo "start $(date +%s%N)" >> events\nsleep 2\necho "end $(date +%s%N)" >> events\n'
     )
-    # The node has 4 CPUs: without the limit all 4 tasks could run at once.
+    # The cluster has 4 CPUs (2 nodes x 2): without the limit all 4 tasks could run at once.
     res = slurm_pl("--max-jobs-run", "2", "JOB=1:4", "exp/log/c.JOB.log", "bash", "task.sh")
     assert res.returncode == 0, res.stderr
     assert "--array 1-4%2 " in (slurm_workdir / "exp/q/c.sh").read_text()
@@ -151,3 +151,17 @@ def test_submit_failure_shows_sbatch_error(slurm_pl, slurm_workdir):
     assert lines[1] == ("  command: sbatch --export=PATH -p gpu --gres=gpu:1 --cpus-per-task 1 "
                         "--open-mode=append -o exp/q/g.%a.log -e exp/q/g.%a.log --array 1-1 exp/q/g.sh")
     assert lines[2].startswith("  output: sbatch: error: ")
+
+
+def test_multi_node_job_runs_one_srun_task_per_node(slurm_pl, slurm_workdir):
+    """The shape of ESPnet's multi-node training: slurm.pl --num_nodes 2 <log> srun ..."""
+    (slurm_workdir / "rank.sh").write_text(
+        'echo "rank $SLURM_PROCID of $SLURM_NTASKS on $SLURMD_NODENAME"\n'
+    )
+    res = slurm_pl("--name", "exp/mn/train.log", "--gpu", "0", "--num_threads", "1",
+                   "--num_nodes", "2", "exp/mn/train.log", "srun", "--export=ALL", "bash", "rank.sh")
+    assert res.returncode == 0, res.stderr
+    log = (slurm_workdir / "exp/mn/train.log").read_text()
+    ranks = sorted(line for line in log.splitlines() if line.startswith("rank "))
+    assert ranks == ["rank 0 of 2 on n1", "rank 1 of 2 on n2"]
+    assert "# SLURM_JOB_NUM_NODES=2\n" in log
