@@ -12,7 +12,6 @@ import shutil
 import subprocess
 
 import numpy as np
-import scipy.signal
 import soundfile
 
 from espnet_warmup.corpus.plan import Utterance
@@ -64,17 +63,16 @@ def _speech_power(x: np.ndarray) -> float:
     return float(np.mean(energies[energies >= energies.max() * 1e-3]))
 
 
-# Pink-noise filter (power falling ~3 dB per octave), the classic 3-pole/3-zero approximation (J. O. Smith).
-_PINK_B = [0.049922035, -0.095993537, 0.050612699, -0.004408786]
-_PINK_A = [1.0, -2.494956002, 2.017265875, -0.522189400]
-
-
 def _noise(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Unit-variance white or pink Gaussian noise of ``n`` samples."""
-    white = rng.standard_normal(n)
+    """Unit-variance white or pink (power falling 3 dB per octave) Gaussian noise of ``n`` samples."""
     if kind == "white":
-        return white
-    pink = scipy.signal.lfilter(_PINK_B, _PINK_A, white)
+        return rng.standard_normal(n)
+    # Shape white noise by 1/sqrt(f) in the frequency domain; a power-of-two length keeps the FFT fast.
+    size = 1 << max(n - 1, 1).bit_length()
+    spectrum = np.fft.rfft(rng.standard_normal(size))
+    spectrum[1:] /= np.sqrt(np.arange(1, len(spectrum)))
+    spectrum[0] = 0.0
+    pink = np.fft.irfft(spectrum, size)[:n]
     return pink / (np.std(pink) + 1e-12)
 
 
