@@ -257,6 +257,17 @@ class TrainLogParser:
         return None
 
 
+    def finish(self) -> TrainLog:
+        """End of the log: skip warnings after the last interval line (a run that was
+        killed or crashed mid-interval) are filed at the iteration after the last one logged."""
+        if self._pending:
+            last = self.log.intervals[-1].step if self.log.intervals else 0
+            for sk in self._pending:
+                sk.step = last + 1
+            self._pending = []
+        return self.log
+
+
 def _split_results(text: str) -> dict[str, dict[str, float]]:
     """``[train] a=1, b=2, [valid] a=3`` -> {"train": {...}, "valid": {...}}."""
     out: dict[str, dict[str, float]] = {}
@@ -278,7 +289,7 @@ def parse_train_log(path: str | Path) -> TrainLog:
     with open(path, errors="replace") as f:
         for line in f:
             parser.feed(line)
-    log = parser.log
+    log = parser.finish()
     if not log.intervals and not log.epochs:
         raise LogFormatError(
             f"{path}: no ESPnet training lines found (neither 'Nepoch:train:a-bbatch:' "

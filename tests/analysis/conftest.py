@@ -1,0 +1,89 @@
+"""Session fixtures: two real tiny ESPnet trainings, each followed live by the monitor.
+
+* ``stable``: Adam, peak LR 5e-3 with ESPnet's ``warmuplr`` (10 updates), grad_clip 5.
+  The monitor follows it in warn-only mode.
+* ``unstable``: SGD, peak LR 20 with our ``polynomialwarmuplr`` (power 1.5, 40 updates),
+  no effective clipping (grad_clip 1e9): the gradient norm explodes ~10x per update
+  near iteration 8-10 (epoch 2 of 6-iteration epochs) and then turns nan -- the
+  paper's failure signature in miniature. The monitor follows it with
+  ``--stop_on_divergence true``.
+
+Both jobs run at once (a few seconds of training after ESPnet's start-up each) with
+``--log_interval 1 --use_tensorboard true``. The tests read what they wrote.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from analysis import analysis_espnet_runs as tiny_espnet
+
+
+@dataclasses.dataclass
+class MonitoredRun:
+    expdir: Path
+    train_rc: int
+    monitor_rc: int
+    monitor_stderr: str
+    monitor_cpu_s: float
+    train_wall_s: float
+
+
+@dataclasses.dataclass
+class Runs:
+    data: Path
+    stable: MonitoredRun
+    unstable: MonitoredRun
+
+
+def _wait(proc: subprocess.Popen, timeout: float) -> tuple[int, float]:
+    """Wait for ``proc``; return (exit code, CPU seconds it used), killing it on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return proc.returncode, usage.ru_utime + usage.ru_stime
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise TimeoutError(f"{proc.args[:4]} did not finish within {timeout} s")
+        time.sleep(0.1)
+
+
+def _monitor(log: Path, pid: int, stop: bool) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "espnet_warmup.analysis.monitor", "--log", str(log),
+           "--follow-pid", str(pid), "--poll", "0.2",
+           "--stop_on_divergence", "true" if stop else "false"]
+    return subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+
+
+@pytest.fixture(scope="session")
+def espnet_runs(tmp_path_factory) -> Runs:
+    root = tmp_path_factory.mktemp("analysis_espnet")
+    data = tiny_espnet.make_data(root)
+    exp = root / "exp"
+    t0 = time.monotonic()
+    stable = tiny_espnet.start_training(
+        data, exp / "stable", "--scheduler", "warmuplr", "--scheduler_conf", "warmup_steps=10",
+        lr=0.005, optim="adam", iters=8, max_epoch=3)
+    unstable = tiny_espnet.start_training(
+        data, exp / "unstable", "--grad_clip", "1e9", "--scheduler", "polynomialwarmuplr",
+        "--scheduler_conf", "warmup_steps=40", "--scheduler_conf", "power=1.5",
+        lr=20.0, optim="sgd", iters=6, max_epoch=6)
+    mon_s = _monitor(exp / "stable" / "train.log", stable.pid, stop=False)
+    mon_u = _monitor(exp / "unstable" / "train.log", unstable.pid, stop=True)
+    out = {}
+    for name, train, mon in (("stable", stable, mon_s), ("unstable", unstable, mon_u)):
+        train_rc, _ = _wait(train, 600)
+        wall = time.monotonic() - t0
+        mon_rc, cpu = _wait(mon, 120)
+        out[name] = MonitoredRun(exp / name, train_rc, mon_rc, mon.stderr.read(), cpu, wall)
+        mon.stderr.close()
+    return Runs(data, out["stable"], out["unstable"])
