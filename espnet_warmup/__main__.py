@@ -13,8 +13,10 @@ runs in this process). An unmodified ESPnet recipe uses our schedulers with
 ``./asr.sh --python "python3 -m espnet_warmup"``.
 
 Worker processes started with the ``spawn`` method (ESPnet's multi-GPU training uses
-``torch.multiprocessing.spawn``) re-import the parent's main module as ``__mp_main__``;
-that module is this one, so the workers register too (see the bottom of this file).
+``torch.multiprocessing.spawn``) re-import the parent's main module by name; for ``-m`` and
+``-c`` targets that name is pointed at :mod:`espnet_warmup._worker_main`, which registers, so
+the workers know our schedulers too. (A *script* target runs as its own ``__main__``; a
+script that spawns workers itself should call ``espnet_warmup.register()``.)
 """
 
 from __future__ import annotations
@@ -73,6 +75,16 @@ def _run_command(code: str, args: list[str]) -> None:
     exec(compile(code, "<string>", "exec"), {"__name__": "__main__", "__builtins__": __builtins__})
 
 
+def _make_spawned_workers_register() -> None:
+    # multiprocessing's spawn re-imports the parent's main module in each worker by name, but
+    # skips names ending in ".__main__" (ours). Point our spec at a module that registers.
+    import importlib.util
+
+    main_module = sys.modules.get("__main__")
+    if main_module is not None and getattr(main_module, "__spec__", None) is not None:
+        main_module.__spec__ = importlib.util.find_spec("espnet_warmup._worker_main")
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
@@ -82,6 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     from espnet_warmup import register
 
     register()
+    _make_spawned_workers_register()
     head = argv[0]
     if head == "-m" or (head.startswith("-m") and len(head) > 2):
         module, rest = (argv[1], argv[2:]) if head == "-m" and len(argv) > 1 else (head[2:], argv[1:])
@@ -105,9 +118,3 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
-elif __name__ == "__mp_main__":
-    # A spawn()ed worker of a run started through this launcher: register here too,
-    # because the worker builds the scheduler from ESPnet's registry.
-    from espnet_warmup import register as _register
-
-    _register()

@@ -1,0 +1,12 @@
+"""Main module of ``spawn`` worker processes started under ``python -m espnet_warmup``.
+
+``multiprocessing`` re-imports the parent's ``__main__`` in each spawned worker by its module
+name, but skips names ending in ``.__main__``. The launcher therefore points its own
+``__spec__`` here, so every worker (e.g. ESPnet's DDP workers from
+``torch.multiprocessing.spawn``) imports this module first and registers our schedulers
+before it builds the scheduler from ESPnet's registry.
+"""
+
+from espnet_warmup import register
+
+register()
