@@ -165,3 +165,15 @@ def test_multi_node_job_runs_one_srun_task_per_node(slurm_pl, slurm_workdir):
     ranks = sorted(line for line in log.splitlines() if line.startswith("rank "))
     assert ranks == ["rank 0 of 2 on n1", "rank 1 of 2 on n2"]
     assert "# SLURM_JOB_NUM_NODES=2\n" in log
+
+
+def test_without_conf_file_the_builtin_conf_submits_to_the_default_partition(
+        slurm_pl, slurm_workdir):
+    (slurm_workdir / "conf" / "slurm.conf").unlink()
+    # TASK, not JOB: Kaldi's plain substitution would turn $SLURM_JOB_PARTITION into $SLURM_2_PARTITION.
+    res = slurm_pl("--mem", "50M", "--num_threads", "1", "TASK=1:2", "log/b.TASK.log",
+                   "echo", "$SLURM_JOB_PARTITION")
+    assert res.returncode == 0, res.stderr
+    assert "\ncpu\n# Accounting:" in (slurm_workdir / "log/b.2.log").read_text()
+    assert "# Submitted with: sbatch --export=PATH --mem-per-cpu 50M --cpus-per-task 1 " \
+           "--open-mode=append" in (slurm_workdir / "q/b.sh").read_text()

@@ -154,3 +154,35 @@ def test_queue_dir_follows_kaldi_layout():
     assert queue_dir_for("exp/a/log/x.JOB.log") == "exp/a/q"
     assert queue_dir_for("exp/a/logdir/x.JOB.log") == "exp/a/logdir/q"
     assert queue_dir_for("x.log") == "./q"
+
+
+def test_memory_kill_is_explained_from_slurm_state_output_or_exit_137(tmp_path):
+    from espnet_warmup.launchers.slurm_pl import explain_failure
+
+    out = tmp_path / "q.1.log"
+    out.write_text("slurmstepd: error: StepId=5_1.batch exceeded memory limit (4 > 1), being killed\n")
+    assert explain_failure(1, None, "log/x.1.log", str(out), {"JobState": "FAILED"}, "1G") == (
+        "slurm.pl: task 1 was killed for exceeding its memory limit (--mem 1G): slurmstepd: error: "
+        "StepId=5_1.batch exceeded memory limit (4 > 1), being killed; log is in log/x.1.log; "
+        "rerun with a larger --mem"
+    )
+    no_output = str(tmp_path / "missing.log")
+    assert explain_failure(2, None, "log/x.2.log", no_output, {"JobState": "OUT_OF_MEMORY"}, None) == (
+        "slurm.pl: task 2 was killed for exceeding its memory limit: Slurm state OUT_OF_MEMORY; "
+        "log is in log/x.2.log; rerun with a larger --mem"
+    )
+    assert explain_failure(3, 137, "log/x.3.log", no_output, {}, "2G") == (
+        "slurm.pl: task 3 was killed by SIGKILL (exit code 137), most likely for exceeding its "
+        "memory limit (--mem 2G); log is in log/x.3.log; rerun with a larger --mem"
+    )
+
+
+def test_task_without_status_is_explained_and_plain_failures_left_to_the_summary(tmp_path):
+    from espnet_warmup.launchers.slurm_pl import explain_failure
+
+    state = {"JobState": "NODE_FAIL", "Reason": "NodeDown", "ExitCode": "0:0"}
+    assert explain_failure(4, None, "log/x.4.log", "q/x.4.log", state, None) == (
+        "slurm.pl: task 4 ended without writing its status to log/x.4.log (Slurm state NODE_FAIL, "
+        "reason NodeDown, exit code 0:0); Slurm's output is in q/x.4.log"
+    )
+    assert explain_failure(5, 1, "log/x.5.log", "q/x.5.log", {"JobState": "FAILED"}, None) is None
