@@ -8,9 +8,8 @@
 # only sets up the environment and passes the options on.
 set -eo pipefail
 
-# The recipe environment (.venv python) when run from the recipe root, as ESPnet's local/data.sh do.
-if [ -f ./path.sh ]; then . ./path.sh; fi
-if [ -f local/path.sh ]; then . local/path.sh; fi
+# The recipe environment (.venv python; path.sh also sources local/path.sh) when run from the recipe root.
+if [ -f ./path.sh ]; then . ./path.sh; elif [ -f local/path.sh ]; then . local/path.sh; fi
 set -u
 
 exec python3 -m espnet_warmup.corpus.prepare "$@"
