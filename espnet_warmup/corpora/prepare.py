@@ -89,6 +89,16 @@ def plan(specs: list[CorpusSpec], overrides: dict[str, str], log) -> list[Part]:
     return parts
 
 
+def present_test_sets(specs: list[CorpusSpec], overrides: dict[str, str]) -> list[str]:
+    """The test sets data prep will write: from the splits on disk when every root is
+    readable, else the standard ones (stage 1 then stops with the layout error)."""
+    try:
+        parts = plan(specs, overrides, log=lambda msg: None)
+    except LayoutError:
+        return test_set_names(specs)
+    return [f"test_{p.name}" for p in parts if p.role == "test"]
+
+
 def signature(part: Part) -> str:
     return f"{FORMAT_VERSION} {part.spec.label} {part.split} {part.source_dir.resolve()}"
 
@@ -132,15 +142,17 @@ def run(args: argparse.Namespace) -> int:
         specs = [parse_spec(v) for vals in args.corpus for val in vals for v in val.split()]
         if not specs:
             raise CorpusSpecError("no --corpus given; allowed: " + ", ".join(corpus_names()))
-        if args.print_test_sets:
-            print(" ".join(test_set_names(specs)))
-            return 0
         overrides = dict(kv.split("=", 1) for kv in args.db)
+        if args.print_test_sets:
+            print(" ".join(present_test_sets(specs, overrides)))
+            return 0
         parts = plan(specs, overrides, log)
     except (CorpusSpecError, LayoutError) as e:
         print(f"local/data.sh: ERROR: {e}", file=sys.stderr)
         return 1
     data = Path(args.data_dir)
+    if args.progress is None:
+        args.progress = sys.stderr.isatty()
     for part in parts:
         out = data / "local" / part.name
         try:
@@ -190,8 +202,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     flag("db", action="append", default=[], metavar="VAR=PATH", help="override a db.sh corpus root")
     flag("print_test_sets", action="store_true",
          help="only print the names of the test sets the given corpora yield (for run.sh) and exit")
-    flag("progress", default=True, type=lambda v: {"true": True, "false": False}[v.lower()],
-         help="show progress bars: true|false (default: true)")
+    flag("progress", default=None, type=lambda v: {"true": True, "false": False}[v.lower()],
+         help="show progress bars: true|false (default: when stderr is a terminal)")
 
 
 def main(argv: list[str] | None = None) -> int:

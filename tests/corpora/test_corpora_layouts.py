@@ -97,14 +97,26 @@ def test_rerun_skips_finished_parts(tmp_path, data_sh):
     assert (tmp_path / "data" / "train" / "text").read_text() == text_before
 
 
-def test_print_test_sets_lists_the_standard_test_splits():
+def _print_test_sets(*args: str, **env: str) -> list[str]:
+    import os
     import subprocess
     import sys
 
-    out = subprocess.run(
-        [sys.executable, "-m", "espnet_warmup.corpora.prepare", "--print_test_sets",
-         "--corpus", "librispeech mls_it", "--corpus", "kaldi:/x/test_clean:en", "--corpus", "kaldi:/x/train_a"],
-        capture_output=True, text=True, check=True,
+    return subprocess.run(
+        [sys.executable, "-m", "espnet_warmup.corpora.prepare", "--print_test_sets", *args],
+        capture_output=True, text=True, check=True, env={**os.environ, **env},
     ).stdout.split()
+
+
+def test_print_test_sets_lists_the_test_splits_on_disk(tmp_path):
+    replicas.librispeech(tmp_path / "ls")  # test-clean only
+    replicas.mls(tmp_path / "mls", "it")
+    assert _print_test_sets("--corpus", "librispeech mls_it", LIBRISPEECH=str(tmp_path / "ls"),
+                            MLS=str(tmp_path / "mls")) == ["test_librispeech_en_test_clean", "test_mls_it_test"]
+
+
+def test_print_test_sets_falls_back_to_the_standard_splits_without_roots(tmp_path):
+    out = _print_test_sets("--corpus", "librispeech mls_it", "--corpus", "kaldi:/x/test_clean:en",
+                           "--corpus", "kaldi:/x/train_a", LIBRISPEECH=str(tmp_path / "none"))
     assert out == ["test_librispeech_en_test_clean", "test_librispeech_en_test_other", "test_mls_it_test",
                    "test_kaldi_test_clean"]

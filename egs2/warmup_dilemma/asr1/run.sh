@@ -21,8 +21,13 @@ _args=("$@")
 for ((_i = 0; _i < ${#_args[@]} - 1; _i++)); do
     case "${_args[_i]}" in --corpus) corpus=${_args[_i + 1]} ;; esac
 done
+# The test splits present under the corpus roots (the standard ones if a root is not there yet).
 # shellcheck disable=SC1091
 . ./path.sh
+# shellcheck disable=SC1091
+. ./db.sh
+export LIBRISPEECH MLS COMMONVOICE FLEURS VOXPOPULI
+# shellcheck disable=SC2086
 test_sets=$(python3 -m espnet_warmup.corpora.prepare --print_test_sets --corpus ${corpus})
 
 train_set=train
