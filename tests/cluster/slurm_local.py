@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import pwd
 import shutil
 import signal
 import socket
@@ -133,6 +134,8 @@ class LocalSlurm:
         d = self.root
         for sub in ("state", "log", *(f"spool/{node}" for node in NODE_NAMES)):
             (d / sub).mkdir(parents=True, exist_ok=True)
+        # The daemons run as whoever runs the tests (root here and in CI).
+        user = pwd.getpwuid(os.getuid()).pw_name
         # Every node is this host, each slurmd on its own port.
         nodes = "\n".join(
             f"NodeName={node} NodeHostname=localhost Port={_free_port()} CPUs={NODE_CPUS} "
@@ -143,8 +146,8 @@ class LocalSlurm:
 ClusterName=local
 SlurmctldHost=localhost
 SlurmctldPort={_free_port()}
-SlurmUser=root
-SlurmdUser=root
+SlurmUser={user}
+SlurmdUser={user}
 AuthType=auth/munge
 CredType=cred/munge
 AuthInfo=socket={self.munge_socket}

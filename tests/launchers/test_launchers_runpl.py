@@ -171,3 +171,9 @@ def test_unwritable_log_is_reported(run_pl, launch, tmp_path):
     assert res.stderr == (
         "run.pl: cannot start job 1 with log file/x.log: [Errno 17] File exists: 'file'\n"
     )
+
+
+def test_no_arguments_prints_usage_and_fails(run_pl, launch):
+    res = launch(run_pl)
+    assert res.returncode == 1
+    assert "run.pl [options] [JOB=a:b] <log> <command...>" in res.stderr
