@@ -19,7 +19,8 @@ Panels and definitions:
   ``train_shape_file``/``valid_shape_file`` (asr.sh passes them) or, for
   ``token_type: char``, from the text itself. With ``lsm_weight`` > 0 the loss includes
   label smoothing, so this is the perplexity ESPnet optimises, higher than the plain
-  one; compare runs with the same ``lsm_weight``.
+  one; compare runs with the same ``lsm_weight``. The axis stops at 10 x the
+  vocabulary size (worse than a uniform guess says nothing more).
 * learning rate: ``optim0_lr0`` per interval (the LR after the interval's last update).
 * gradient norm: ``grad_norm`` per interval, the norm *before* clipping (log scale);
   spikes (:mod:`espnet_warmup.analysis.spikes`) as red crosses, skipped non-finite
@@ -388,13 +389,20 @@ def plot_curves(runs: list[RunCurves], output: str | Path) -> dict[str, list[tup
                    label="spike" if not plotted["spikes"] else None)
             plotted["spikes"].append((run.name, xs, ys))
         if run.skipped_steps:
-            g.plot(run.skipped_steps, [0.02] * len(run.skipped_steps), "v", color="black", ms=6,
+            g.plot(run.skipped_steps, [0.02] * len(run.skipped_steps), "v", color=c, mec="black", ms=7,
                    transform=g.get_xaxis_transform(),
                    label="skipped (non-finite)" if not plotted["skipped"] else None)
             plotted["skipped"].append((run.name, list(run.skipped_steps), []))
     for p in ("loss", "perplexity", "gradient norm"):
         if plotted[p]:
             ax[p].set_yscale("log")
+    # A diverged run's perplexity reaches 1e100+; beyond the vocabulary size V (a uniform
+    # guess) the value says nothing more, so the axis stops at 10 V.
+    vocab = max((len(r.config["token_list"]) for r in runs if isinstance(r.config.get("token_list"), list)),
+                default=None)
+    top = max((y for _, _, ys in plotted["perplexity"] for y in ys), default=None)
+    if vocab and top and top > 10 * vocab:
+        ax["perplexity"].set_ylim(top=10 * vocab)
     for p, a in ax.items():
         a.set_title(p)
         a.set_xlabel("iteration")

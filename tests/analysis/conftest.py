@@ -3,10 +3,10 @@
 * ``stable``: Adam, peak LR 5e-3 with ESPnet's ``warmuplr`` (10 updates), grad_clip 5.
   The monitor follows it in warn-only mode.
 * ``unstable``: SGD, peak LR 20 with our ``polynomialwarmuplr`` (power 1.5, 40 updates),
-  no effective clipping (grad_clip 1e9): the gradient norm explodes ~10x per update
-  near iteration 8-10 (epoch 2 of 6-iteration epochs) and then turns nan -- the
-  paper's failure signature in miniature. The monitor follows it with
-  ``--stop_on_divergence true``.
+  no effective clipping (grad_clip 1e9): the gradient norm explodes ~10x-1000x per
+  update at iterations 8-10 and turns nan at iteration 11 (epoch 2 of 8-iteration
+  epochs) -- the paper's failure signature in miniature. The monitor follows it with
+  ``--stop_on_divergence true``, set to fire on the first non-finite update.
 
 Both jobs run at once (a few seconds of training after ESPnet's start-up each) with
 ``--log_interval 1 --use_tensorboard true``. The tests read what they wrote.
@@ -57,10 +57,9 @@ def _wait(proc: subprocess.Popen, timeout: float) -> tuple[int, float]:
         time.sleep(0.1)
 
 
-def _monitor(log: Path, pid: int, stop: bool) -> subprocess.Popen:
+def _monitor(log: Path, pid: int, *extra: str) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "espnet_warmup.analysis.monitor", "--log", str(log),
-           "--follow-pid", str(pid), "--poll", "0.2",
-           "--stop_on_divergence", "true" if stop else "false"]
+           "--follow-pid", str(pid), "--poll", "0.2", *extra]
     return subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
 
 
@@ -76,9 +75,12 @@ def espnet_runs(tmp_path_factory) -> Runs:
     unstable = tiny_espnet.start_training(
         data, exp / "unstable", "--grad_clip", "1e9", "--scheduler", "polynomialwarmuplr",
         "--scheduler_conf", "warmup_steps=40", "--scheduler_conf", "power=1.5",
-        lr=20.0, optim="sgd", iters=6, max_epoch=6)
-    mon_s = _monitor(exp / "stable" / "train.log", stable.pid, stop=False)
-    mon_u = _monitor(exp / "unstable" / "train.log", unstable.pid, stop=True)
+        lr=20.0, optim="sgd", iters=8, max_epoch=6)
+    mon_s = _monitor(exp / "stable" / "train.log", stable.pid, "--stop_on_divergence", "false")
+    # Stop on the first non-finite update (and on nothing earlier), so that the log
+    # deterministically holds the spikes *and* a skipped update before the SIGTERM.
+    mon_u = _monitor(exp / "unstable" / "train.log", unstable.pid, "--stop_on_divergence", "true",
+                     "--max_nonfinite", "1", "--sustained_spikes", "10", "--loss_rise_factor", "1e30")
     out = {}
     for name, train, mon in (("stable", stable, mon_s), ("unstable", unstable, mon_u)):
         train_rc, _ = _wait(train, 600)

@@ -1,0 +1,96 @@
+"""``espnet-warmup curves`` on the real runs: the picture, the plotted data, the summary."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import pytest
+
+from espnet_warmup import cli
+from espnet_warmup.analysis import curves, logs
+
+
+@pytest.mark.slow
+def test_curves_plots_every_series_of_both_runs_with_values_from_the_logs(espnet_runs, tmp_path):
+    exps = [espnet_runs.stable.expdir, espnet_runs.unstable.expdir]
+    out = tmp_path / "fig" / "curves.png"
+    runs, plotted = curves.curves(exps, out)
+    assert out.stat().st_size > 20_000  # a real six-panel figure
+    # expected number of curves per panel: train+valid for loss/acc/ppl, one per run
+    # otherwise -- except the unstable run's valid perplexity: its only value (epoch 1,
+    # after the explosion) overflows to inf and is not drawn
+    assert runs[1].series["valid_ppl"][1] == [math.inf]
+    assert [len(plotted[p]) for p in curves.PANELS] == [4, 4, 3, 2, 2, 2]
+    assert [lbl for lbl, _, _ in plotted["loss"]] == ["stable train", "stable valid",
+                                                       "unstable train", "unstable valid"]
+    log = logs.parse_train_log(espnet_runs.stable.expdir / "train.log")
+    label, xs, ys = plotted["gradient norm"][0]
+    assert xs == list(range(1, 25))
+    assert ys == [it.stats["grad_norm"] for it in log.intervals]
+    _, xs, ys = plotted["loss"][1]  # stable valid loss per epoch, at the epoch-end iteration
+    assert xs == [8, 16, 24] and ys == [e.get("valid", "loss") for e in log.epochs]
+    _, xs, ys = plotted["learning rate"][0]
+    assert ys[xs.index(5)] == log.intervals[4].stats["optim0_lr0"]
+    # spikes and skipped updates are marked on the unstable run only
+    assert [name for name, _, _ in plotted["spikes"]] == ["unstable"]
+    assert len(plotted["spikes"][0][1]) >= 3
+    assert [name for name, _, _ in plotted["skipped"]] == ["unstable"]
+
+
+@pytest.mark.slow
+def test_perplexity_is_exp_of_per_token_att_loss_from_the_text_shape(espnet_runs):
+    run = curves.load_run(espnet_runs.stable.expdir)
+    shape = espnet_runs.data / "data" / "valid" / "text_shape.char"
+    tokens = statistics.fmean(int(line.split()[1]) for line in shape.read_text().splitlines())
+    log = logs.parse_train_log(espnet_runs.stable.expdir / "train.log")
+    expected = [math.exp(e.get("valid", "loss_att") / (tokens + 1)) for e in log.epochs]
+    assert run.series["valid_ppl"][1] == pytest.approx(expected)
+    assert run.ppl_note == ""
+
+
+@pytest.mark.slow
+def test_summary_table_rows_match_the_logs(espnet_runs, tmp_path):
+    out = tmp_path / "c.png"
+    rc = cli.main(["curves", str(espnet_runs.stable.expdir), str(espnet_runs.unstable.expdir), "-o", str(out)])
+    assert rc == 0
+    md = (tmp_path / "c.md").read_text()
+    assert md.startswith("![training curves](c.png)")
+    rows = [line.split("|")[1:-1] for line in md.splitlines() if line.startswith("|stable|")
+            or line.startswith("|unstable|")]
+    head = [line for line in md.splitlines() if line.startswith("|experiment|")][0].split("|")[1:-1]
+    stable = dict(zip(head, rows[0]))
+    unstable = dict(zip(head, rows[1]))
+    log = logs.parse_train_log(espnet_runs.stable.expdir / "train.log")
+    g = [it.stats["grad_norm"] for it in log.intervals]
+    assert stable["updates"] == "24" and stable["epochs"] == "3"
+    assert stable["spikes"] == "0" and stable["skipped updates"] == "0"
+    assert float(stable["peak grad norm"]) == pytest.approx(max(g), rel=1e-2)  # 3 significant digits
+    assert float(stable["clipped %"]) == pytest.approx(statistics.fmean(it.stats["clip"] for it in log.intervals),
+                                                       rel=1e-2)
+    assert int(unstable["spikes"]) >= 3 and int(unstable["skipped updates"]) >= 1
+
+
+@pytest.mark.slow
+def test_curves_from_tensorboard_agree_with_train_log(espnet_runs):
+    a = curves.load_run(espnet_runs.stable.expdir, source="log")
+    b = curves.load_run(espnet_runs.stable.expdir, source="tensorboard")
+    assert b.source == "tensorboard"
+    for key in ("train_loss", "grad_norm", "lr", "valid_acc"):
+        assert a.series[key][0] == b.series[key][0]
+        assert b.series[key][1] == pytest.approx(a.series[key][1], rel=2e-3, abs=1e-3)
+
+
+def test_curves_cli_rejects_a_dir_without_logs(tmp_path, capsys):
+    (tmp_path / "exp_empty").mkdir()
+    rc = cli.main(["curves", str(tmp_path / "exp_empty"), "-o", str(tmp_path / "c.png")])
+    assert rc == 1
+    assert "exp_empty: neither train.log nor tensorboard/ found" in capsys.readouterr().err
+    assert not (tmp_path / "c.png").exists() and not (tmp_path / "c.md").exists()
+
+
+def test_perplexity_definition():
+    assert curves.perplexity(10.0, 4.0, length_normalized=False) == pytest.approx(math.exp(2.0))
+    assert curves.perplexity(2.0, None, length_normalized=True) == pytest.approx(math.exp(2.0))
+    assert math.isnan(curves.perplexity(2.0, None, length_normalized=False))
+    assert curves.perplexity(1e6, 1.0, length_normalized=False) == math.inf
