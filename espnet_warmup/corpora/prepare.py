@@ -198,7 +198,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
          help="corpus to prepare, repeatable (or a space-separated list): librispeech, mls_en, mls_it, "
               "commonvoice_en, commonvoice_it, fleurs_en, fleurs_it, voxpopuli_en, voxpopuli_it, kaldi:<dir>[:<lang>]")
     flag("data_dir", default="data", help="where the data dirs go (default: data)")
-    flag("nj", type=int, default=1, help="parallel processes for the audio checks (default: 1)")
+    flag("nj", type=int, default=min(os.cpu_count() or 1, 32),
+         help="parallel processes for the audio checks (default: the number of CPUs, at most 32)")
     flag("db", action="append", default=[], metavar="VAR=PATH", help="override a db.sh corpus root")
     flag("print_test_sets", action="store_true",
          help="only print the names of the test sets the given corpora yield (for run.sh) and exit")
