@@ -58,3 +58,16 @@ def test_a_directory_that_is_not_a_kaldi_dir_fails_fast(tmp_path, data_sh):
     assert res.returncode == 1
     assert res.stderr == (f"local/data.sh: ERROR: kaldi:{tmp_path}/train_y: {tmp_path}/train_y is not a Kaldi data dir "
                           "(needs wav.scp and text; optional utt2spk, utt2lang, utt2dur).\n")
+
+
+def test_duplicate_ids_across_corpora_are_excluded_when_combining(tmp_path, data_sh):
+    audio = tmp_path / "audio"
+    make_kaldi_dir(tmp_path / "a" / "train_a", {"s-1": ("s", "one"), "s-2": ("s", "two")}, audio / "a", with_lang="en")
+    make_kaldi_dir(tmp_path / "b" / "train_b", {"s-1": ("s", "uno")}, audio / "b", with_lang="it")
+    res = data_sh("--corpus", f"kaldi:{tmp_path}/a/train_a", "--corpus", f"kaldi:{tmp_path}/b/train_b")
+    assert res.returncode == 0, res.stderr
+    train = tmp_path / "data" / "train"
+    assert dict(read_kv(train / "text")) == {"s-1": "<en> one", "s-2": "<en> two"}
+    assert (train / "excluded.txt").read_text() == (
+        f"s-1\tduplicate utterance id (first at {tmp_path}/a/train_a/text:1) when combining\t{tmp_path}/b/train_b/text:1\n")
+    assert "1 excluded (1 duplicate utterance id)" in res.stdout
