@@ -107,12 +107,13 @@ def warmup_window(scheduler: str | None, conf: dict[str, Any]) -> tuple[int | No
 
 
 def sample_steps(steps: int, points: int | None, extra: list[int]) -> list[int]:
-    """Updates at which to evaluate: all of 1..steps, or ~``points`` evenly spaced plus
-    ``extra`` (warmup end, knots, and their neighbours so that corners stay sharp)."""
+    """Updates at which to evaluate: all of 1..steps, or the multiples of
+    ``ceil(steps / points)`` (round numbers stay exact) plus update 1, the last update,
+    and ``extra`` with its neighbours (warmup end, knots: corners stay sharp)."""
     if points is None or steps <= points:
         return list(range(1, steps + 1))
-    picked = {1, steps}
-    picked.update(1 + round(k * (steps - 1) / (points - 1)) for k in range(points))
+    stride = -(-steps // points)
+    picked = {1, steps, *range(stride, steps + 1, stride)}
     for e in extra:
         picked.update(s for s in (e - 1, e, e + 1) if 1 <= s <= steps)
     return sorted(picked)
@@ -120,11 +121,11 @@ def sample_steps(steps: int, points: int | None, extra: list[int]) -> list[int]:
 
 def lr_curve(config: str | Path | dict[str, Any], steps: int, name: str | None = None,
              updates_per_epoch: int | None = None, points: int | None = None,
-             closed_form: bool = True) -> LRCurve:
+             closed_form: bool = True, at: list[int] | None = None) -> LRCurve:
     """LR of updates ``1..steps`` for an ESPnet training config (path or dict). See module doc.
 
     ``points`` limits the number of returned updates (evenly spaced, plus the warmup end
-    and knots); ``closed_form=False`` forces stepping the scheduler even where a closed
+    and knots; ``at`` adds updates of interest); ``closed_form=False`` forces stepping the scheduler even where a closed
     form exists (used by the tests to check that both agree).
     """
     import warnings
@@ -200,6 +201,8 @@ def lr_curve(config: str | Path | dict[str, Any], steps: int, name: str | None =
         note = "scheduler is neither a batch- nor an epoch-step scheduler: ESPnet never steps it"
 
     wanted = sample_steps(steps, points, [s for s in [w_end, *knots] if s])
+    if at:
+        wanted = sorted(set(wanted) | {s for s in at if 1 <= s <= steps})
     lrs = []
     if closed_form and sched_name in CLOSED_FORM and batch_step:
         for i in wanted:
