@@ -289,7 +289,7 @@ def explain_failure(task_id: int, code: int | None, log: str, slurm_output: str,
     job_state = state.get("JobState", "unknown")
     oom_line = next((line.strip() for line in slurm_text.splitlines()
                      if _OOM_PATTERNS.search(line)), None)
-    limit = f" (--mem {mem})" if mem else ""
+    limit = f" (--mem {mem})" if mem else " (no --mem given: the cluster's default memory per CPU)"
     if job_state == "OUT_OF_MEMORY" or oom_line:
         evidence = oom_line or f"Slurm state {job_state}"
         return (f"{PROG}: task {task_id} was killed for exceeding its memory limit{limit}: "

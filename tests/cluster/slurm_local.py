@@ -45,7 +45,9 @@ GPU_PARTITION = "gpu"
 #: multi-node jobs (sbatch --nodes 2 + srun) really run.
 NODE_NAMES = ("n1", "n2")
 NODE_CPUS = 2
-NODE_MEMORY_MB = 2000
+#: Generous: ESPnet jobs (torch + data loading) need 1-3 GB RSS each; memory here is only
+#: bookkeeping (config_overrides), enforced per job by jobacct_gather.
+NODE_MEMORY_MB = 8000
 
 _REQUIRED = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel", "scontrol", "sinfo")
 
@@ -165,7 +167,7 @@ ReturnToService=2
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 SchedulerType=sched/backfill
-DefMemPerCPU=100
+DefMemPerCPU={NODE_MEMORY_MB // NODE_CPUS}
 # Memory enforcement without cgroups: sample every second, kill steps over their limit.
 JobAcctGatherType=jobacct_gather/linux
 JobAcctGatherFrequency=task=1

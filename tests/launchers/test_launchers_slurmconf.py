@@ -168,7 +168,8 @@ def test_memory_kill_is_explained_from_slurm_state_output_or_exit_137(tmp_path):
     )
     no_output = str(tmp_path / "missing.log")
     assert explain_failure(2, None, "log/x.2.log", no_output, {"JobState": "OUT_OF_MEMORY"}, None) == (
-        "slurm.pl: task 2 was killed for exceeding its memory limit: Slurm state OUT_OF_MEMORY; "
+        "slurm.pl: task 2 was killed for exceeding its memory limit (no --mem given: the cluster's "
+        "default memory per CPU): Slurm state OUT_OF_MEMORY; "
         "log is in log/x.2.log; rerun with a larger --mem"
     )
     assert explain_failure(3, 137, "log/x.3.log", no_output, {}, "2G") == (
