@@ -61,6 +61,7 @@ train_config=""    # one or more (space-separated) training configs; alias --asr
 train_args=""      # extra options for espnet2.bin.asr_train; alias --asr_args
 asr_tag=""         # suffix for the exp dir name: <expdir>/asr_<config basename>[_<asr_tag>]
 feats_normalize=global_mvn  # global_mvn (from the stage-10 statistics) or none
+train_nthreads=0            # CPU threads of a training job (OMP_NUM_THREADS); 0: all cores when --ngpu 0, else 1
 speech_fold_length=800      # ESPnet's fold lengths (x100 samples for raw speech)
 text_fold_length=150
 
@@ -111,6 +112,7 @@ Options (Kaldi style: --name value; --foo-bar == --foo_bar):
   --train_args             # extra espnet2.bin.asr_train options; alias --asr_args
   --asr_tag                # exp dir suffix: <expdir>/asr_<config basename>_<asr_tag>
   --feats_normalize        # global_mvn or none (default: ${feats_normalize})
+  --train_nthreads         # CPU threads per training job; 0: all cores on CPU (default: ${train_nthreads})
   --inference_config       # decoding config
   --inference_args         # extra espnet2.bin.asr_inference options
   --inference_tag          # decode dir name
@@ -159,7 +161,7 @@ fi
 for _t in ${test_sets}; do
     [ "${_t}" != "${train_set}" ] || die "--train_set ${train_set} is also in --test_sets"
 done
-for _v in stage stop_stage ngpu num_nodes nj inference_nj nbpe batch_size; do
+for _v in stage stop_stage ngpu num_nodes nj inference_nj nbpe batch_size train_nthreads; do
     [[ "${!_v}" =~ ^[0-9]+$ ]] || die "--${_v} must be a non-negative integer, got '${!_v}'"
 done
 [ "${nj}" -ge 1 ] || die "--nj must be >= 1"
@@ -309,7 +311,7 @@ validate_data_dir() {  # validate_data_dir <dir>...
     python3 -m espnet_warmup.recipe.datadir validate "$@" || die "invalid data dir(s): $* (see the errors above)"
 }
 
-log "$0 ${orig_args[*]:-}"
+log "$(printf '%q ' "$0" ${orig_args[@]+"${orig_args[@]}"})"
 
 # ---------------------------------------------------------------------------- stage 1
 if run_stage 1; then
@@ -451,7 +453,10 @@ if run_stage 10; then
     for _f in "${token_list}" "${data_feats}/${train_set}/wav.scp" "${data_feats}/${valid_set}/wav.scp"; do
         [ -f "${_f}" ] || die "${_f} not found: run stages 1-5 first"
     done
-    _sig="tokens=$(checksum "${token_list}") data=$(checksum ${data_feats}/${train_set}/{wav.scp,text} ${data_feats}/${valid_set}/{wav.scp,text}) args=${train_args} fs=${fs_hz}"
+    # The stats depend on the configs' frontend only (and --train_args naming it): the policies
+    # of a run share them, and --train_args "--max_epoch 1" does not invalidate them.
+    _key=$(python3 -m espnet_warmup.recipe.stats_key --train_args "${train_args}" "${train_configs[@]}") || die "--train_config: see the error above"
+    _sig="frontend=${_key} tokens=$(checksum "${token_list}") data=$(checksum ${data_feats}/${train_set}/{wav.scp,text} ${data_feats}/${valid_set}/{wav.scp,text}) fs=${fs_hz}"
     if is_done "${asr_stats_dir}/.done" "${_sig}"; then
         log "Stage 10: Collect stats: ${asr_stats_dir} already done, skipped"
     else
@@ -500,6 +505,13 @@ fi
 # ---------------------------------------------------------------------------- stage 11
 if run_stage 11; then
     [ -f "${asr_stats_dir}/.done" ] || die "${asr_stats_dir} is not finished: run stage 10 first"
+    _key=$(python3 -m espnet_warmup.recipe.stats_key --train_args "${train_args}" "${train_configs[@]}") || die "--train_config: see the error above"
+    case "$(cat "${asr_stats_dir}/.done")" in
+        "frontend=${_key} "*) ;;
+        *) die "${asr_stats_dir} was collected for another frontend than ${train_configs[*]}: run stage 10 again" ;;
+    esac
+    # On a CPU, training may use every core (path.sh sets OMP_NUM_THREADS=1 for parallel jobs).
+    if [ "${ngpu}" -eq 0 ] && [ "${train_nthreads}" -eq 0 ]; then train_nthreads=$(nproc); fi
     for _config in "${train_configs[@]}"; do
         asr_exp=$(exp_of "${_config}")
         _sig="config=$(checksum "${_config}") args=${train_args} stats=$(cat "${asr_stats_dir}/.done" | md5sum | cut -d' ' -f1) ngpu=${ngpu}"
@@ -536,6 +548,7 @@ if run_stage 11; then
         rm -f "${asr_exp}/commands.sh"
         record_command "${asr_exp}" "stage 11: train" "${_launch}"
         # shellcheck disable=SC2086
+        OMP_NUM_THREADS=$(( train_nthreads > 0 ? train_nthreads : 1 )) \
         ${python} -m espnet2.bin.launch --cmd "${cuda_cmd} --name ${_jobname}" --log "${asr_exp}/train.log" \
             --ngpu "${ngpu}" --num_nodes "${num_nodes}" --init_file_prefix "${asr_exp}/.dist_init_" \
             --multiprocessing_distributed true -- ${asr_train} ${_opts} > "${asr_exp}/launch.log" 2>&1 &
@@ -646,7 +659,10 @@ if run_stage 14; then
     if [ ${#_exps[@]} -eq 0 ]; then
         die "Stage 14: no scored experiments under ${expdir}: run stages 11-13 first"
     fi
-    if have_module espnet_warmup.report; then
+    _sig="$(for _d in "${_exps[@]}"; do echo "${_d}"; cat "${_d}"/*/*/.done_score; done | md5sum | cut -d' ' -f1)"
+    if [ -f RESULTS.md ] && is_done "${expdir}/.done_report" "${_sig}"; then
+        log "Stage 14: Report: RESULTS.md is up to date, skipped"
+    elif have_module espnet_warmup.report; then
         log "Stage 14: Report: ${#_exps[@]} experiment(s) -> RESULTS.md"
         python3 -m espnet_warmup.cli report --expdir "${expdir}" --out RESULTS.md "${_exps[@]}" \
             > "${expdir}/report.log" 2>&1 || report_failure "The report (espnet_warmup report)" "${expdir}/report.log"
@@ -655,7 +671,10 @@ if run_stage 14; then
         python3 -m espnet_warmup.scoring.results "${_exps[@]}" -o RESULTS.md \
             > "${expdir}/report.log" 2>&1 || report_failure "The results summary" "${expdir}/report.log"
     fi
-    log "Stage 14: RESULTS.md written"
+    if ! is_done "${expdir}/.done_report" "${_sig}"; then
+        mark_done "${expdir}/.done_report" "${_sig}"
+        log "Stage 14: RESULTS.md written (${#_exps[@]} experiment(s))"
+    fi
 fi
 
 log "Successfully finished. [elapsed=${SECONDS}s]"

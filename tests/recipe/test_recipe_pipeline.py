@@ -1,0 +1,174 @@
+"""The whole recipe, stages 1-14, on the tiny corpus, with real ESPnet jobs; then the users' commands.
+
+One module-scoped run of ``./run.sh`` (a tiny OWSM-policy model, 2 updates) is inspected
+stage by stage; then ``./run.sh --stage 10 --train_config conf/train_exp_warmup.yaml`` is run
+as typed (its sizes shrunk with --train_args so CI stays fast), and the rerun/skip behaviour
+is checked on the finished dir.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from espnet_warmup.recipe.datadir import read_kv, validate
+from tests.recipe.conftest import TINY_CORPUS, clone_data, run_recipe
+
+pytestmark = pytest.mark.slow
+
+TINY_OWSM = "conf/tuning/train_tiny_owsm_warmup.yaml"
+TINY_DECODE = "conf/tuning/decode_tiny.yaml"
+DECODE_TAG = "decode_tiny_asr_model_valid.acc.ave"
+#: Shrinks conf/train_exp_warmup.yaml's run (600 updates) to 2 updates for CI.
+SMALL_RUN = "--max_epoch 1 --num_iters_per_epoch 2 --batch_size 4 --use_tensorboard false"
+
+
+@pytest.fixture(scope="module")
+def pipeline(tiny_data, tmp_path_factory):
+    """Stages 1-14 in a fresh recipe dir (stage 1 re-runs local/data.sh on the tiny corpus)."""
+    recipe = clone_data(tiny_data, tmp_path_factory.mktemp("recipe_pipeline") / "asr1")
+    shutil.rmtree(recipe / "dump")  # stages 3-5 run here too
+    shutil.rmtree(recipe / "data" / "token_list")
+    out = run_recipe(recipe, "--local_data_opts", TINY_CORPUS, "--train_config", TINY_OWSM,
+                     "--inference_config", TINY_DECODE)
+    assert out.returncode == 0, out.stderr[-4000:]
+    return recipe, out.stderr
+
+
+def test_every_stage_logs_one_line(pipeline):
+    _, log = pipeline
+    for n in range(1, 15):
+        pattern = r"Stages 6-9: Language model: not used" if 6 <= n <= 9 else rf"Stage {n}: "
+        assert re.search(pattern, log), f"no log line for stage {n}"
+    assert "Successfully finished" in log
+
+
+def test_stage_1_writes_valid_data_dirs(pipeline):
+    recipe, _ = pipeline
+    for dset, n in (("train", 40), ("dev", 8), ("test", 8)):
+        assert validate(recipe / "data" / dset) == []
+        assert len(read_kv(recipe / "data" / dset / "wav.scp")) == n
+    assert next(iter(read_kv(recipe / "data" / "train" / "text").values())).split()[0] in ("<en>", "<it>")
+
+
+def test_stages_3_4_write_16k_wavs_and_sample_counts(pipeline):
+    import soundfile as sf
+
+    recipe, _ = pipeline
+    for d in ("dump/raw/org/train", "dump/raw/train", "dump/raw/dev", "dump/raw/test"):
+        wav = read_kv(recipe / d / "wav.scp")
+        n = read_kv(recipe / d / "utt2num_samples")
+        assert list(wav) == list(n) and validate(recipe / d) == []
+        utt, path = next(iter(wav.items()))
+        info = sf.info(path)
+        assert info.samplerate == 16000 and info.frames == int(n[utt]) and info.channels == 1
+    assert (recipe / "dump/raw/org/train/run.sh").is_file()  # the resume command of the job stage
+
+
+def test_stage_5_word_token_list_has_espnets_layout(pipeline):
+    recipe, _ = pipeline
+    tokens = (recipe / "data/token_list/word/tokens.txt").read_text().split()
+    words = {w for t in read_kv(recipe / "dump/raw/train/text").values() for w in t.split()}
+    assert tokens[:2] == ["<blank>", "<unk>"] and tokens[-1] == "<sos/eos>"
+    assert set(tokens[2:-1]) == words and len(tokens) == len(words) + 3
+    assert (recipe / "data/token_list/nlsyms.txt").read_text().split() == sorted(
+        w for w in words if w.startswith("<"))
+
+
+def test_stage_10_writes_stats_and_token_shapes(pipeline):
+    recipe, _ = pipeline
+    stats = recipe / "exp/asr_stats_raw_word"
+    vocab = len((recipe / "data/token_list/word/tokens.txt").read_text().split())
+    for s, n in (("train", 40), ("valid", 8)):
+        assert (stats / s / "feats_stats.npz").is_file()
+        shapes = read_kv(stats / s / "text_shape.word")
+        assert len(shapes) == n and all(v.endswith(f",{vocab}") for v in shapes.values())
+        assert len(read_kv(stats / s / "speech_shape")) == n
+    assert "espnet2.bin.asr_train --collect_stats true" in (stats / "logdir/stats.1.log").read_text()
+
+
+def test_stage_11_trains_through_our_launcher_and_keeps_the_model(pipeline):
+    recipe, _ = pipeline
+    exp = recipe / "exp/asr_train_tiny_owsm_warmup"
+    assert (exp / "valid.acc.ave.pth").exists() and (exp / "checkpoint.pth").is_file()
+    log = (exp / "train.log").read_text()
+    assert "-m espnet_warmup -m espnet2.bin.asr_train" in log and "# Ended (code 0)" in log
+    assert "--resume true" in log and "piecewiselinearwarmuplr" in (exp / "config.yaml").read_text()
+    resume = (exp / "run.sh").read_text()
+    assert "--train_config conf/tuning/train_tiny_owsm_warmup.yaml --stage 11" in resume
+
+
+def test_stage_12_merges_one_hypothesis_per_test_utterance(pipeline):
+    recipe, _ = pipeline
+    dec = recipe / "exp/asr_train_tiny_owsm_warmup" / DECODE_TAG / "test"
+    hyps = read_kv(dec / "text")
+    assert list(hyps) == list(read_kv(recipe / "dump/raw/test/wav.scp"))
+    assert len(list((dec / "logdir").glob("asr_inference.*.log"))) == 2  # --inference_nj 2
+
+
+def test_stage_13_writes_result_txt_and_results_md_rows(pipeline):
+    recipe, _ = pipeline
+    exp = recipe / "exp/asr_train_tiny_owsm_warmup"
+    result = (exp / DECODE_TAG / "test/score_wer/result.txt").read_text()
+    assert re.search(r"Sum/Avg\s*\|\s*8\s", result)  # 8 test sentences
+    assert (exp / DECODE_TAG / "test/score_cer/result.txt").is_file()
+    md = (exp / "RESULTS.md").read_text()
+    assert re.search(rf"^\|{DECODE_TAG}/test\|8\|", md, re.M)
+    assert "### Exact commands" in md and "espnet2.bin.asr_inference" in md
+
+
+def test_stage_14_writes_the_cross_policy_report(pipeline):
+    recipe, _ = pipeline
+    assert "asr_train_tiny_owsm_warmup" in (recipe / "RESULTS.md").read_text()
+
+
+@pytest.fixture(scope="module")
+def verbatim(pipeline):
+    """The users' command after stages 1-5, as typed, plus CI-size overrides appended."""
+    recipe, _ = pipeline
+    out = run_recipe(recipe, "--stage", "10", "--train_config", "conf/train_exp_warmup.yaml",
+                     "--train_args", SMALL_RUN)
+    return recipe, out
+
+
+def test_stage_10_command_for_one_policy_runs_verbatim(verbatim):
+    recipe, out = verbatim
+    assert out.returncode == 0, out.stderr[-4000:]
+    exp = recipe / "exp/asr_train_exp_warmup"
+    assert "exponentialwarmuplr" in (exp / "config.yaml").read_text()
+    assert (exp / DECODE_TAG.replace("decode_tiny", "decode") / "test/score_wer/result.txt").is_file()
+    assert "Stage 1:" not in out.stderr  # starts at stage 10
+    # Only this policy was trained; the report covers every scored experiment.
+    assert not (recipe / "exp/asr_train_linear_warmup").exists()
+    report = (recipe / "RESULTS.md").read_text()
+    assert "asr_train_exp_warmup" in report and "asr_train_tiny_owsm_warmup" in report
+
+
+def test_rerun_skips_finished_work(verbatim):
+    recipe, _ = verbatim
+    out = run_recipe(recipe, "--local_data_opts", TINY_CORPUS, "--train_config", TINY_OWSM,
+                     "--inference_config", TINY_DECODE)
+    assert out.returncode == 0, out.stderr[-3000:]
+    for line in ("Stage 1: Data preparation: already done", "Stage 3: dump/raw/org/train: already done",
+                 "Stage 5: Token list: data/token_list/word/tokens.txt already done",
+                 "Stage 10: Collect stats: exp/asr_stats_raw_word already done",
+                 "Stage 11: Training: exp/asr_train_tiny_owsm_warmup already done",
+                 "Stage 12: Decoding: exp/asr_train_tiny_owsm_warmup/decode_tiny_asr_model_valid.acc.ave/test already done",
+                 "Stage 13: Scoring: exp/asr_train_tiny_owsm_warmup/decode_tiny_asr_model_valid.acc.ave/test already done"):
+        assert line in out.stderr
+    elapsed = int(re.search(r"elapsed=(\d+)s", out.stderr).group(1))
+    assert elapsed < 60  # nothing but bookkeeping ran
+
+
+def test_removing_a_done_marker_redoes_that_stage_only(verbatim):
+    recipe, _ = verbatim
+    (recipe / "dump/raw/train/.done_filter").unlink()
+    out = run_recipe(recipe, "--stage", "4", "--stop_stage", "5", "--train_config", TINY_OWSM)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "Stage 4: Filter by length: dump/raw/org/train -> dump/raw/train" in out.stderr
+    assert "Stage 4: Filter by length: dump/raw/dev already done, skipped" in out.stderr
+    assert "Stage 5: Token list: data/token_list/word/tokens.txt already done, skipped" in out.stderr
+    assert (recipe / "dump/raw/train/.done_filter").is_file()
