@@ -27,6 +27,9 @@ being written (after an ``Nepoch results`` line), the monitor waits for the next
 (the save has finished) before signalling, so the checkpoint is never cut in half.
 Resume with ``--resume true`` from ``checkpoint.pth`` (e.g. after lowering the peak LR).
 
+A log last written before PID started (a previous attempt's, e.g. the diverged run
+being resumed) is not judged: the monitor waits until the job rewrites it.
+
 Exit status: 0 no divergence; 3 divergence seen (not stopped); 4 divergence seen and the
 run stopped; 2 bad usage. Without ``--follow-pid`` the log is checked once, as it is.
 Cost: one ``read()`` of the new bytes of the log per ``--poll`` seconds.
@@ -193,6 +196,18 @@ def pid_alive(pid: int) -> bool:
     return state is not None and state not in ("Z", "X")
 
 
+def process_start_time(pid: int) -> float | None:
+    """Start of ``pid`` as a Unix timestamp (from /proc), None if unknown."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/stat") as f:
+            btime = next(int(line.split()[1]) for line in f if line.startswith("btime "))
+        return btime + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError, StopIteration):
+        return None
+
+
 def descendants(pid: int) -> list[int]:
     """All descendant PIDs of ``pid`` (from /proc), children before grandchildren."""
     children: dict[int, list[int]] = {}
@@ -247,6 +262,24 @@ class Monitor:
     def _saving_checkpoint(self) -> bool:
         return isinstance(self._last_record, EpochResult)
 
+    def _stale_log(self) -> os.stat_result | None:
+        """The stat of a log left by an *earlier* job (last written before PID started).
+
+        asr.sh starts the monitor while run.pl is only about to rewrite train.log; a
+        previous attempt's log (say, the diverged run being resumed) must not be judged
+        again. Such a log is ignored until it is rewritten (modified, truncated, replaced).
+        """
+        if self.pid is None or not self.log.is_file():
+            return None
+        st = os.stat(self.log)
+        started = process_start_time(self.pid)
+        return st if started is not None and st.st_mtime < started - 1.0 else None
+
+    def _reset(self) -> None:
+        self.parser = TrainLogParser(self.log)
+        self.detector = DivergenceDetector(self.detector.th)
+        self._last_record = None
+
     def run(self) -> int:
         who = f"PID {self.pid}" if self.pid is not None else "a finished run"
         self.say("INFO", f"following {self.log} ({who}); stop_on_divergence={str(self.stop).lower()}; "
@@ -254,15 +287,28 @@ class Monitor:
         fh = None
         pos, buf = 0, ""
         stop_pending_since: float | None = None
+        stale = self._stale_log()
+        if stale is not None:
+            self.say("INFO", f"{self.log} predates PID {self.pid} (an earlier job's log); "
+                             "waiting for the job to rewrite it")
         while True:
             alive = self.pid is not None and pid_alive(self.pid)
-            if fh is None and self.log.is_file():
+            if stale is not None and self.log.is_file():
+                st = os.stat(self.log)
+                if (st.st_ino, st.st_size, st.st_mtime) != (stale.st_ino, stale.st_size, stale.st_mtime):
+                    stale = None  # rewritten by the new job: read it from the start
+            if fh is None and stale is None and self.log.is_file():
                 fh = open(self.log, errors="replace")
             if fh is not None:
-                if os.fstat(fh.fileno()).st_size < pos:  # truncated/rewritten: start over
+                st = os.stat(self.log) if self.log.exists() else None
+                replaced = st is not None and st.st_ino != os.fstat(fh.fileno()).st_ino
+                if replaced:
+                    fh.close()
+                    fh = open(self.log, errors="replace")
+                if replaced or os.fstat(fh.fileno()).st_size < pos:  # rewritten: start over
                     fh.seek(0)
                     pos, buf = 0, ""
-                    self.parser = TrainLogParser(self.log)
+                    self._reset()
                 chunk = fh.read()
                 pos = fh.tell()
                 buf += chunk

@@ -154,3 +154,66 @@ def test_spike_detector_flags_the_unstable_run_and_not_the_stable_one(espnet_run
                                                                    (sorted(history)[len(history) // 2 - 1]
                                                                     + sorted(history)[len(history) // 2]) / 2)
         assert sp.value > spikes.DEFAULT_FACTOR * sp.median
+
+
+# ----------------------------------------------------------------------------- stale logs
+def _follow(log, pid, out):
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "-m", "espnet_warmup.analysis.monitor", "--log", str(log),
+                             "--follow-pid", str(pid), "--poll", "0.1", "--out", str(out)],
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_monitor_ignores_a_previous_jobs_log_until_it_is_rewritten(espnet_runs, tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import time
+
+    log = tmp_path / "train.log"
+    shutil.copy(espnet_runs.unstable.expdir / "train.log", log)  # a diverged attempt
+    old = time.time() - 3600
+    os.utime(log, (old, old))
+    job = subprocess.Popen(["sleep", "4"])  # stands for the resumed training job
+    mon = _follow(log, job.pid, tmp_path / "m.log")
+    job.wait()
+    _, err = mon.communicate(timeout=60)
+    assert mon.returncode == monitor.EXIT_OK, err
+    assert "predates PID" in err and "DIVERGENCE" not in err
+
+
+def test_monitor_judges_the_log_once_the_new_job_rewrites_it(espnet_runs, tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import time
+
+    log = tmp_path / "train.log"
+    shutil.copy(espnet_runs.stable.expdir / "train.log", log)
+    old = time.time() - 3600
+    os.utime(log, (old, old))
+    job = subprocess.Popen(["sleep", "6"])
+    mon = _follow(log, job.pid, tmp_path / "m.log")
+    time.sleep(2)
+    shutil.copy(espnet_runs.unstable.expdir / "train.log", log)  # the new job's (diverging) log
+    job.wait()
+    _, err = mon.communicate(timeout=60)
+    assert mon.returncode == monitor.EXIT_DIVERGED, err
+    assert "DIVERGENCE: sustained grad-norm spikes" in err
+
+
+def test_monitor_bad_usage_messages(tmp_path, capsys):
+    from espnet_warmup import cli
+
+    assert cli.main(["monitor", "--log", str(tmp_path / "none.log")]) == monitor.EXIT_USAGE
+    assert "none.log: no such file (without --follow-pid the log must exist)" in capsys.readouterr().err
+    (tmp_path / "t.log").write_text("")
+    rc = cli.main(["monitor", "--log", str(tmp_path / "t.log"), "--sustained_spikes", "20"])
+    assert rc == monitor.EXIT_USAGE
+    assert "--sustained_spikes (20) cannot exceed --sustained_window (10)" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["monitor", "--log", str(tmp_path / "t.log"), "--stop_on_divergence", "maybe"])
+    assert exc.value.code == 2
+    assert "expected true or false, got 'maybe'" in capsys.readouterr().err
