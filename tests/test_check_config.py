@@ -1,0 +1,118 @@
+"""``espnet-warmup check-config``: each config mistake gives its exact message and exit 1."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from espnet_warmup.check_config import check_config
+
+BASE = """\
+optim: adam
+optim_conf:
+    lr: 0.001
+max_epoch: 10
+num_iters_per_epoch: 600
+"""
+
+
+def write(tmp_path, body, base=BASE):
+    path = tmp_path / "train.yaml"
+    path.write_text(base + textwrap.dedent(body))
+    return path
+
+
+def test_good_configs_have_no_problems(tmp_path):
+    for body in [
+        "scheduler: exponentialwarmuplr\nscheduler_conf:\n    warmup_steps: 500\n    alpha: 1.5\n",
+        "scheduler: polynomialwarmuplr\nscheduler_conf:\n    warmup_steps: 500\n",
+        "scheduler: piecewiselinearwarmuplr\nscheduler_conf:\n    warmup_steps_list: [0, 250, 500]\n"
+        "    warmup_lr_list: [0.0, 0.0001, 0.001]\n",
+        "scheduler: WarmupLR\nscheduler_conf:\n    warmup_steps: 500\n",
+        "",  # no scheduler at all
+    ]:
+        assert check_config(write(tmp_path, body)) == []
+
+
+@pytest.mark.parametrize("body,message", [
+    ("scheduler: cosinewarmup\n",
+     "scheduler: unknown scheduler 'cosinewarmup'; allowed: "),
+    ("scheduler: exponentialwarmuplr\nscheduler_conf:\n    warmup: 500\n    warmup_steps: 500\n",
+     "scheduler_conf: unknown argument 'warmup' for exponentialwarmuplr; allowed: warmup_steps, alpha"),
+    ("scheduler: polynomialwarmuplr\nscheduler_conf:\n    alpha: 2\n    warmup_steps: 500\n",
+     "scheduler_conf: unknown argument 'alpha' for polynomialwarmuplr; allowed: warmup_steps, power"),
+    ("scheduler: exponentialwarmuplr\nscheduler_conf:\n    warmup_steps: 0\n",
+     "scheduler_conf.warmup_steps: must be an integer >= 1, got 0"),
+    ("scheduler: warmuplr\nscheduler_conf:\n    warmup_steps: -100\n",
+     "scheduler_conf.warmup_steps: must be an integer >= 1, got -100"),
+    ("scheduler: exponentialwarmuplr\nscheduler_conf:\n    warmup_steps: 500\n    alpha: 0\n",
+     "scheduler_conf.alpha: must be a finite number > 0, got 0"),
+    ("scheduler: polynomialwarmuplr\nscheduler_conf:\n    warmup_steps: 500\n    power: -1.5\n",
+     "scheduler_conf.power: must be a finite number > 0, got -1.5"),
+    ("scheduler: exponentialwarmuplr\nscheduler_conf:\n    warmup_steps: 500\n    alpha: fast\n",
+     "scheduler_conf.alpha: must be a finite number > 0, got 'fast' (str)"),
+    ("scheduler: exponentialwarmuplr\nscheduler_conf:\n    warmup_steps: 5k\n",
+     "scheduler_conf.warmup_steps: must be an integer >= 1, got '5k' (str)"),
+    ("scheduler: piecewiselinearwarmuplr\nscheduler_conf:\n    warmup_steps_list: [0, 250, 500]\n"
+     "    warmup_lr_list: [0.0, 0.0001, 0.002]\n",
+     "scheduler_conf.warmup_lr_list: last warmup lr 0.002 differs from optim_conf.lr 0.001; after the last "
+     "knot ESPnet decays from optim_conf.lr, so the LR jumps x0.5 at update 500"),
+    ("scheduler: exponentialwarmuplr\nscheduler_conf:\n    warmup_steps: 50000\n",
+     "scheduler_conf.warmup_steps: 50000 warmup updates but the config plans only 6000 updates "
+     "(max_epoch 10 x num_iters_per_epoch 600 / accum_grad 1); the run ends before reaching the peak LR"),
+    ("scheduler: piecewiselinearwarmuplr\nscheduler_conf:\n    warmup_steps_list: [0, 3000, 7000]\n"
+     "    warmup_lr_list: [0.0, 0.0001, 0.001]\naccum_grad: 2\n",
+     "scheduler_conf.warmup_steps_list: 7000 warmup updates but the config plans only 3000 updates "
+     "(max_epoch 10 x num_iters_per_epoch 600 / accum_grad 2); the run ends before reaching the peak LR"),
+])
+def test_each_mistake_gives_its_exact_message(tmp_path, body, message):
+    path = write(tmp_path, body)
+    problems = check_config(path)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"{path}: {message}")
+
+
+def test_piecewise_uses_the_optimizers_default_lr_when_the_config_gives_none(tmp_path):
+    path = write(tmp_path, "optim: adam\nscheduler: piecewiselinearwarmuplr\nscheduler_conf:\n"
+                 "    warmup_steps_list: [0, 10]\n    warmup_lr_list: [0.0, 0.0002]\n", base="")
+    assert check_config(path) == [
+        f"{path}: scheduler_conf.warmup_lr_list: last warmup lr 0.0002 differs from optim_conf.lr 0.001; after "
+        "the last knot ESPnet decays from optim_conf.lr, so the LR jumps x5 at update 10"
+    ]
+
+
+def test_warmup_check_is_skipped_when_the_config_does_not_fix_the_number_of_updates(tmp_path):
+    path = write(tmp_path, "scheduler: exponentialwarmuplr\nscheduler_conf:\n    warmup_steps: 500000\n",
+                 base="optim: adam\noptim_conf:\n    lr: 0.001\n")
+    assert check_config(path) == []
+
+
+def test_second_optimizer_scheduler_is_checked_too(tmp_path):
+    path = write(tmp_path, "scheduler2: polynomialwarmuplr\nscheduler2_conf:\n    power: 0\n    warmup_steps: 10\n")
+    assert check_config(path) == [f"{path}: scheduler2_conf.power: must be a finite number > 0, got 0"]
+
+
+def test_missing_file_and_bad_yaml_are_reported(tmp_path):
+    assert check_config(tmp_path / "nope.yaml") == [
+        f"{tmp_path / 'nope.yaml'}: cannot read the config: No such file or directory"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("scheduler: [unclosed\n")
+    assert check_config(bad)[0].startswith(f"{bad}: not valid YAML:")
+
+
+def test_cli_exits_1_and_prints_every_problem(tmp_path):
+    good = tmp_path / "good.yaml"
+    good.write_text(BASE + "scheduler: exponentialwarmuplr\nscheduler_conf:\n    warmup_steps: 100\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BASE + "scheduler: exponentialwarmuplr\nscheduler_conf:\n    warmup_steps: 0\n    alpha: -1\n")
+    out = subprocess.run([sys.executable, "-m", "espnet_warmup.cli", "check-config", str(good), str(bad)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    assert f"{good}: OK" in out.stdout
+    assert f"{bad}: scheduler_conf.warmup_steps: must be an integer >= 1, got 0" in out.stderr
+    assert f"{bad}: scheduler_conf.alpha: must be a finite number > 0, got -1" in out.stderr
+    assert "check-config: 1 of 2 config(s) have problems" in out.stderr
+    ok = subprocess.run([sys.executable, "-m", "espnet_warmup.cli", "check-config", str(good)],
+                        capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0
