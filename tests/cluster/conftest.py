@@ -7,7 +7,6 @@ the fixture ERRORS with the daemons' log tails: a cluster test is never skipped.
 
 from __future__ import annotations
 
-import os
 import pathlib
 import shutil
 import subprocess
