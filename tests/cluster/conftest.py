@@ -1,4 +1,4 @@
-"""Fixtures for tests against a real single-node Slurm (see slurm_local.py).
+"""Fixtures for tests against a real Slurm on this machine (two nodes; see slurm_local.py).
 
 ``slurm_cluster`` is session-scoped: the daemons start once, on first use, and the ones it
 started are stopped (by pid) when the session ends. If they cannot start, every test using
