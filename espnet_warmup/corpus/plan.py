@@ -30,7 +30,7 @@ GENERATORS: dict[str, Callable[[random.Random, str], list[str]]] = {
 }
 SPLITS = ("train", "dev", "test")
 #: Bump when text rules or synthesis change, so cached audio and finished data dirs are not reused.
-PLAN_VERSION = 1
+PLAN_VERSION = 2
 
 # Synthesis ranges (espeak-ng defaults: 175 words/min, pitch 50 of 0-99).
 RATE_WPM = (140, 200)
