@@ -217,3 +217,25 @@ def test_monitor_bad_usage_messages(tmp_path, capsys):
         cli.main(["monitor", "--log", str(tmp_path / "t.log"), "--stop_on_divergence", "maybe"])
     assert exc.value.code == 2
     assert "expected true or false, got 'maybe'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_parser_continues_iteration_count_in_a_resumed_runs_log(espnet_runs, tmp_path):
+    """A real resume (asr.sh passes --resume true; run.pl rewrites train.log): the new log
+    starts at epoch 4, and its iterations continue from the checkpoint's 24."""
+    import shutil
+
+    from analysis import analysis_espnet_runs as tiny
+
+    exp = tmp_path / "resumed"
+    shutil.copytree(espnet_runs.stable.expdir, exp)
+    proc = tiny.start_training(espnet_runs.data, exp, "--scheduler", "warmuplr", "--scheduler_conf",
+                               "warmup_steps=10", "--resume", "true", lr=0.005, optim="adam", iters=8, max_epoch=4)
+    assert proc.wait(timeout=600) == 0, (exp / "train.log").read_text()[-2000:]
+    log = logs.parse_train_log(exp / "train.log")
+    assert [e.epoch for e in log.epochs] == [4]
+    assert log.epochs[0].step == 32
+    assert [it.step for it in log.intervals] == list(range(25, 33))
+    tb = logs.read_tensorboard(exp)  # the resumed run appended a second event file per split
+    assert [s for s, _ in tb.train_epoch["loss"]] == [8, 16, 24, 32]
+    assert tb.series("loss")[0] == list(range(1, 33))
