@@ -13,8 +13,9 @@ While process PID lives, new lines of the log are parsed as ESPnet writes them
     - sustained spikes: >= ``--sustained_spikes`` spikes among the last
       ``--sustained_window`` logged grad norms;
     - non-finite updates: >= ``--max_nonfinite`` skipped updates within the last
-      ``--nonfinite_window`` iterations (under ``--use_amp`` the GradScaler skips a few
-      updates while it calibrates; the threshold leaves room for that);
+      ``--nonfinite_window`` iterations, counted from the first finite update on (under
+      ``--use_amp`` the GradScaler skips the first updates while it calibrates its loss
+      scale, and later one per scale increase; neither is divergence);
     - loss rising: the median train loss of the last ``--loss_window`` intervals exceeds
       ``--loss_rise_factor`` x the lowest such median seen so far;
     - ESPnet's own stop: "The gradients at all steps are invalid in this epoch".
@@ -104,6 +105,8 @@ class DivergenceDetector:
         self.diverged: set[str] = set()
         self.n_spikes = 0
         self.n_skipped = 0
+        self._seen_finite = False  # a finite grad norm has been logged (an update succeeded)
+        self._live = 0  # counted skips not yet tied to an iteration (no interval line since)
 
     def _diverge(self, kind: str, message: str) -> list[Finding]:
         if kind in self.diverged:  # each signature is announced once
@@ -142,32 +145,39 @@ class DivergenceDetector:
                                              f"train loss rising: median of the last {self.th.loss_window} "
                                              f"intervals {med:.4g} > {self.th.loss_rise_factor:g} x the best "
                                              f"median {self._best_median:.4g} (iteration {record.step})")
-            for _ in range(record.skipped):  # skips announced before this line now get a step
-                self._skip_steps.append(record.step)
+            self._file_live(record.step)  # skips warned about since the last line happened here
             out += self._check_nonfinite()
+            if g == g and abs(g) != float("inf"):
+                self._seen_finite = True
         elif isinstance(record, SkippedUpdate):
             self.n_skipped += 1
+            if not self._seen_finite:
+                out.append(Finding("warning", "nonfinite",
+                                   f"non-finite update skipped by ESPnet (grad norm {record.value}) before any "
+                                   "finite one; not counted as divergence (under --use_amp the GradScaler "
+                                   "skips updates while it calibrates its loss scale)"))
+                return out
             out.append(Finding("warning", "nonfinite",
                                f"non-finite update skipped by ESPnet (grad norm {record.value}) "
                                f"in epoch {record.epoch}, after iteration {self.step}"))
-            # count it at once (live), at the last known step; the interval line re-files it
-            self._skip_steps.append(self.step + 1)
+            self._live += 1  # counted at once; the next interval line gives it its iteration
             out += self._check_nonfinite()
-            self._skip_steps.pop()
         elif isinstance(record, EpochResult):
             if record.step is not None:
                 self.step = record.step
-            # skips after the epoch's last interval line: filed at the epoch end
-            pending = self.n_skipped - len(self._skip_steps)
-            self._skip_steps += [self.step] * max(0, pending)
+            self._file_live(self.step)  # skips after the epoch's last interval line
         elif "The gradients at all steps are invalid in this epoch" in line:
             out += self._diverge("all_invalid", "ESPnet stopped training: every update of the epoch was "
                                                 "non-finite ('The gradients at all steps are invalid')")
         return out
 
+    def _file_live(self, step: int) -> None:
+        self._skip_steps += [step] * self._live
+        self._live = 0
+
     def _check_nonfinite(self) -> list[Finding]:
         lo = self.step - self.th.nonfinite_window
-        n = sum(1 for s in self._skip_steps if s > lo)
+        n = sum(1 for s in self._skip_steps if s > lo) + self._live
         if n >= self.th.max_nonfinite:
             return self._diverge("nonfinite_updates",
                                  f"{n} non-finite (skipped) updates within the last "
