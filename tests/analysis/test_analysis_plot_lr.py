@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from espnet_warmup import cli, schedules
+from espnet_warmup import cli
 from espnet_warmup.analysis.config_lr import ConfigError, lr_curve
 from espnet_warmup.analysis.plot_lr import plot_lr
 

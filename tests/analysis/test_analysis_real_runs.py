@@ -9,7 +9,7 @@ import re
 import pytest
 import torch
 
-from espnet_warmup.analysis import curves, logs, monitor, spikes
+from espnet_warmup.analysis import logs, monitor, spikes
 
 pytestmark = pytest.mark.slow
 
