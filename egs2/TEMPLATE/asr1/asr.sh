@@ -555,8 +555,9 @@ if run_stage 11; then
         _pid=$!
         if [ "${monitor}" = true ] && have_module espnet_warmup.analysis.monitor; then
             # Watches train.log for divergence (NaN/inf loss, LR spikes) while training runs.
+            # Its findings go to the terminal and to ${asr_exp}/monitor.log.
             python3 -m espnet_warmup.analysis.monitor --log "${asr_exp}/train.log" --follow-pid "${_pid}" \
-                > "${asr_exp}/monitor.log" 2>&1 &
+                --out "${asr_exp}/monitor.log" &
         fi
         if ! wait "${_pid}"; then
             tail -n 3 "${asr_exp}/launch.log" >&2 || true
@@ -664,7 +665,8 @@ if run_stage 14; then
         log "Stage 14: Report: RESULTS.md is up to date, skipped"
     elif have_module espnet_warmup.report; then
         log "Stage 14: Report: ${#_exps[@]} experiment(s) -> RESULTS.md"
-        python3 -m espnet_warmup.cli report --expdir "${expdir}" --out RESULTS.md "${_exps[@]}" \
+        python3 -m espnet_warmup.cli report --expdir "${expdir}" --out RESULTS.md \
+            --decode_dir "${inference_tag}" "${_exps[@]}" \
             > "${expdir}/report.log" 2>&1 || report_failure "The report (espnet_warmup report)" "${expdir}/report.log"
     else
         log "Stage 14: Report: espnet_warmup.report not installed; RESULTS.md from espnet_warmup.scoring.results"
