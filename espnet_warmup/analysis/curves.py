@@ -2,8 +2,8 @@
 
     espnet-warmup curves exp/asr_train_linear_warmup exp/asr_train_exp_warmup -o curves.png
 
-writes ``curves.png`` (six panels, one colour per experiment; x = training iterations,
-ESPnet's and tensorboard's axis) and ``curves.md`` beside it (one summary row per
+writes ``curves.png`` (six panels, one colour per experiment; x = optimizer updates =
+ESPnet's iterations / ``accum_grad``, the axis the LR schedules step on) and ``curves.md`` beside it (one summary row per
 experiment). Inputs per exp dir: ``train.log`` (preferred: it also records skipped
 updates) or ``tensorboard/`` (``--source``), and ``config.yaml``.
 
@@ -358,11 +358,15 @@ def plot_curves(runs: list[RunCurves], output: str | Path) -> dict[str, list[tup
     plotted["spikes"], plotted["skipped"] = [], []
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 
+    # x = optimizer updates (iterations / accum_grad), so runs with different accum_grad and
+    # the LR schedules (stepped per update) line up; equal to ESPnet's iterations when accum_grad is 1.
+    acc = 1
+
     def line(panel: str, label: str, series: Series, color: str, valid: bool = False, positive: bool = False):
         xs, ys = [], []
         for x, y in zip(*series):
             if math.isfinite(y) and (y > 0 or not positive):
-                xs.append(x)
+                xs.append(x / acc if acc != 1 else x)
                 ys.append(y)
         if not xs:
             return
@@ -373,6 +377,7 @@ def plot_curves(runs: list[RunCurves], output: str | Path) -> dict[str, list[tup
     for k, run in enumerate(runs):
         c = colors[k % len(colors)]
         s = run.series
+        acc = run.accum_grad
         line("loss", f"{run.name} train", s["train_loss"], c, positive=True)
         line("loss", f"{run.name} valid", s["valid_loss"], c, valid=True, positive=True)
         line("accuracy", f"{run.name} train", s["train_acc"], c)
@@ -384,15 +389,16 @@ def plot_curves(runs: list[RunCurves], output: str | Path) -> dict[str, list[tup
         line("clipped updates (%)", run.name, s["clip"], c)
         g = ax["gradient norm"]
         if run.spikes:
-            xs, ys = [sp.step for sp in run.spikes], [sp.value for sp in run.spikes]
+            xs, ys = [sp.step / acc if acc != 1 else sp.step for sp in run.spikes], [sp.value for sp in run.spikes]
             g.plot(xs, ys, "x", color="red", ms=9, mew=2,
                    label="spike" if not plotted["spikes"] else None)
             plotted["spikes"].append((run.name, xs, ys))
         if run.skipped_steps:
-            g.plot(run.skipped_steps, [0.02] * len(run.skipped_steps), "v", color=c, mec="black", ms=7,
+            sx = [x / acc if acc != 1 else x for x in run.skipped_steps]
+            g.plot(sx, [0.02] * len(sx), "v", color=c, mec="black", ms=7,
                    transform=g.get_xaxis_transform(),
                    label="skipped (non-finite)" if not plotted["skipped"] else None)
-            plotted["skipped"].append((run.name, list(run.skipped_steps), []))
+            plotted["skipped"].append((run.name, sx, []))
     for p in ("loss", "perplexity", "gradient norm"):
         if plotted[p]:
             ax[p].set_yscale("log")
@@ -405,7 +411,7 @@ def plot_curves(runs: list[RunCurves], output: str | Path) -> dict[str, list[tup
         ax["perplexity"].set_ylim(top=10 * vocab)
     for p, a in ax.items():
         a.set_title(p)
-        a.set_xlabel("iteration")
+        a.set_xlabel("optimizer update (iteration / accum_grad)")
         a.grid(alpha=0.3)
         if plotted[p]:
             a.legend(fontsize=7)

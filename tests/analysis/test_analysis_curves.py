@@ -94,3 +94,20 @@ def test_perplexity_definition():
     assert curves.perplexity(2.0, None, length_normalized=True) == pytest.approx(math.exp(2.0))
     assert math.isnan(curves.perplexity(2.0, None, length_normalized=False))
     assert curves.perplexity(1e6, 1.0, length_normalized=False) == math.inf
+
+
+@pytest.mark.slow
+def test_x_axis_is_optimizer_updates_under_accum_grad(espnet_runs, tmp_path):
+    import shutil
+
+    import yaml
+
+    exp = tmp_path / "accum2"
+    shutil.copytree(espnet_runs.stable.expdir, exp)
+    conf = yaml.safe_load((exp / "config.yaml").read_text())
+    conf["accum_grad"] = 2  # as if every update had taken two mini-batches
+    (exp / "config.yaml").write_text(yaml.safe_dump(conf))
+    runs, plotted = curves.curves([exp], tmp_path / "c.png")
+    _, xs, _ = plotted["gradient norm"][0]
+    assert xs == [i / 2 for i in range(1, 25)]
+    assert curves.summary_row(runs[0])["updates"] == 12
