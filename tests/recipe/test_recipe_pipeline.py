@@ -2,15 +2,18 @@
 
 One module-scoped run of ``./run.sh`` (a tiny OWSM-policy model, 2 updates) is inspected
 stage by stage; then ``./run.sh --stage 10 --train_config conf/train_exp_warmup.yaml`` is run
-as typed (its sizes shrunk with --train_args so CI stays fast), and the rerun/skip behaviour
-is checked on the finished dir.
+as typed (its sizes shrunk with --train_args so CI stays fast), and the rerun/skip behaviour,
+the resume of an interrupted training and a failing training are checked on the finished dir.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
-from pathlib import Path
+import signal
+import subprocess
+import time
 
 import pytest
 
@@ -20,6 +23,7 @@ from tests.recipe.conftest import TINY_CORPUS, clone_data, run_recipe
 pytestmark = pytest.mark.slow
 
 TINY_OWSM = "conf/tuning/train_tiny_owsm_warmup.yaml"
+TINY_EXP = "conf/tuning/train_tiny_exp_warmup.yaml"
 TINY_DECODE = "conf/tuning/decode_tiny.yaml"
 DECODE_TAG = "decode_tiny_asr_model_valid.acc.ave"
 #: Shrinks conf/train_exp_warmup.yaml's run (600 updates) to 2 updates for CI.
@@ -172,3 +176,45 @@ def test_removing_a_done_marker_redoes_that_stage_only(verbatim):
     assert "Stage 4: Filter by length: dump/raw/dev already done, skipped" in out.stderr
     assert "Stage 5: Token list: data/token_list/word/tokens.txt already done, skipped" in out.stderr
     assert (recipe / "dump/raw/train/.done_filter").is_file()
+
+
+def test_interrupted_training_resumes_from_its_checkpoint(verbatim):
+    recipe, _ = verbatim  # stats of stage 10 are there (same frontend as the tiny configs)
+    exp = recipe / "exp/asr_train_tiny_exp_warmup"
+    args = ["./run.sh", "--stage", "11", "--stop_stage", "11", "--train_config", TINY_EXP,
+            "--train_args", "--max_epoch 3 --num_iters_per_epoch 40"]
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    proc = subprocess.Popen(args, cwd=recipe, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    # ESPnet saves checkpoint.pth at the end of an epoch, then logs the next epoch's start.
+    while "2/3epoch started" not in ((exp / "train.log").read_text() if (exp / "train.log").exists() else ""):
+        assert proc.poll() is None and time.time() < deadline, "training ended before it could be interrupted"
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in the terminal
+    proc.wait(timeout=60)
+    # run.pl kills the training job and closes its log with a trailer naming the signal.
+    while "# Ended (code" not in (exp / "train.log").read_text():
+        assert time.time() < deadline, "run.pl did not stop the training job"
+        time.sleep(0.2)
+    assert "signal" in (exp / "train.log").read_text().splitlines()[-1]
+    assert not (exp / ".done_train").exists()
+
+    out = run_recipe(recipe, *args[1:])
+    assert out.returncode == 0, out.stderr[-3000:]
+    log = (exp / "train.log").read_text()
+    assert "The training was resumed using" in log
+    assert "1/3epoch started" not in log  # epoch 1 is not trained again
+    assert "2/3epoch started" in log and "3/3epoch started" in log
+    assert (exp / "train.1.log").is_file()  # the interrupted run's log is kept (launch.py rotation)
+    assert (exp / ".done_train").is_file()
+
+
+def test_failing_training_exits_nonzero_and_names_its_log(verbatim):
+    recipe, _ = verbatim
+    out = run_recipe(recipe, "--stage", "11", "--stop_stage", "11", "--train_config", TINY_EXP,
+                     "--asr_tag", "broken", "--train_args", "--no_such_trainer_option 1")
+    assert out.returncode == 1
+    assert "ERROR: Training exp/asr_train_tiny_exp_warmup_broken failed; read the log: exp/asr_train_tiny_exp_warmup_broken/train.log" in out.stderr
+    assert "unrecognized arguments: --no_such_trainer_option" in out.stderr
+    assert not (recipe / "exp/asr_train_tiny_exp_warmup_broken/.done_train").exists()

@@ -368,7 +368,7 @@ if run_stage 3; then
             log "Stage 3: ${_out}: already done, skipped"
             continue
         fi
-        if grep -q ' sox ' "data/${dset}/wav.scp" || grep -q '^[^ ]* sox ' "data/${dset}/wav.scp"; then
+        if grep -q 'sox .*|$' "data/${dset}/wav.scp"; then
             need_binary sox "the sox pipes in data/${dset}/wav.scp"
         fi
         rm -rf "${_out}"
