@@ -108,7 +108,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(ROOT / "bench_out" / "recipe_benchmark"), help="writes <out>.md and <out>.json")
     p.add_argument("extra", nargs="*", help="extra ./run.sh options (after --)")
     args = p.parse_args(argv)
-    recipe = Path(args.workdir)
+    recipe = Path(args.workdir).resolve()
     make_recipe_dir(recipe)
     logdir = recipe / "bench_logs"
     logdir.mkdir()
@@ -126,7 +126,7 @@ def main(argv=None) -> int:
     verdict = {"total_min": round(total / 60, 2), "time_ok": total <= GOAL_MINUTES * 60,
                "worst_wer": max((w for w in wers if w is not None), default=None),
                "wer_ok": len(rows) == 4 and all(w is not None and w <= GOAL_WER for w in wers)}
-    out = Path(args.out)
+    out = Path(args.out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps({"stages": stages, "scores": rows, "verdict": verdict}, indent=2))
     md = markdown(stages, rows, total, verdict)
