@@ -5,7 +5,8 @@ then sets train_cmd/cuda_cmd/decode_cmd to ``slurm.pl --config conf/slurm.conf``
 audio (stage 3), collect stats (10), training via espnet2.bin.launch (11) and decoding (12)
 are submitted with sbatch to the fixture's cluster. The tests check that every such job really
 went through Slurm (job scripts in q/, Slurm's header in each task log, the jobs in
-``scontrol``), and that the outputs are the same kind as with run.pl.
+``scontrol``), and that the outputs are the same kind as with run.pl. Training runs with
+``--num_nodes 2``: srun starts one CPU rank on each of the cluster's two nodes (DDP, gloo).
 """
 
 from __future__ import annotations
@@ -36,8 +37,10 @@ JOB_LOGS = {
 @pytest.fixture(scope="module")
 def slurm_recipe(slurm_cluster, tmp_path_factory):
     recipe = make_recipe_dir(tmp_path_factory.mktemp("recipe_slurm") / "asr1")
+    # --num_nodes 2: training is the multi-node layout too (one CPU rank per node, gloo); the
+    # other stages' jobs are plain single-node arrays.
     out = run_recipe(recipe, "--local_data_opts", TINY_CORPUS, "--train_config", TINY_EXP,
-                     "--inference_config", TINY_DECODE, timeout=1200,
+                     "--inference_config", TINY_DECODE, "--num_nodes", "2", timeout=1200,
                      env={"SLURM_CONF": str(slurm_cluster.conf), "CMD_BACKEND": "slurm"})
     assert out.returncode == 0, out.stderr[-4000:]
     yield recipe, out.stderr
@@ -76,11 +79,17 @@ def test_stage_jobs_ran_as_slurm_array_tasks(slurm_recipe, stage):
                          script.read_text(), re.M), script
 
 
-def test_training_job_was_named_after_the_experiment(slurm_recipe):
+def test_training_ran_on_both_nodes_as_one_named_job(slurm_recipe):
     recipe, _ = slurm_recipe
     log = (recipe / EXP / "train.log").read_text()
-    assert "# SLURM_JOB_NAME=asr_train_tiny_exp_warmup\n" in log
-    assert "-m espnet_warmup -m espnet2.bin.asr_train" in log
+    assert "# SLURM_JOB_NAME=asr_train_tiny_exp_warmup\n" in log  # asr.sh's --name
+    assert "# SLURM_JOB_NODELIST=n[1-2]\n" in log
+    assert "srun --export=ALL python3 -m espnet_warmup -m espnet2.bin.asr_train" in log
+    assert re.search(r"--dist_launcher slurm --dist_init_method file://\S+/exp/asr_train_tiny_exp_warmup/"
+                     r"\.dist_init_\S+ --dist_backend gloo", log)
+    # Rank 0 of a world of 2 logged the training (ESPnet's [host:rank/world] prefix).
+    assert re.search(r"^\[[^\]:]+:0/2\] .*The training was finished at 1 epochs", log, re.M)
+    assert "--nodes 2 --ntasks-per-node 1" in (recipe / EXP / "q/train.sh").read_text()
     assert "exponentialwarmuplr" in (recipe / EXP / "config.yaml").read_text()
 
 
