@@ -287,7 +287,14 @@ write_resume_script() {  # write_resume_script <dir> <stage> [extra options...]
 # The exact job commands, collected per exp dir for its RESULTS.md.
 record_command() {  # record_command <dir> <stage name> <command string>
     mkdir -p "$1"
-    printf '# %s\n%s\n' "$2" "$3" >> "$1/commands.sh"
+    # A rerun replaces the entry of the same name (header line + command line).
+    if [ -f "$1/commands.sh" ]; then
+        awk -v h="# $2" 'skip { skip = 0; next } $0 == h { skip = 1; next } { print }' "$1/commands.sh" > "$1/commands.sh.tmp"
+    else
+        : > "$1/commands.sh.tmp"
+    fi
+    printf '# %s\n%s\n' "$2" "$3" >> "$1/commands.sh.tmp"
+    mv "$1/commands.sh.tmp" "$1/commands.sh"
 }
 # On a failed job: say which log to read, and show its error lines.
 report_failure() {  # report_failure <what> <log or glob>
@@ -546,7 +553,7 @@ if run_stage 11; then
         _launch+=" --multiprocessing_distributed true -- ${asr_train} ${_opts}"
         write_resume_script "${asr_exp}" 11 --train_config "${_config}"
         rm -f "${asr_exp}/commands.sh"
-        record_command "${asr_exp}" "stage 11: train" "${_launch}"
+        record_command "${asr_exp}" "stage 11: train" "OMP_NUM_THREADS=$(( train_nthreads > 0 ? train_nthreads : 1 )) ${_launch}"
         # shellcheck disable=SC2086
         OMP_NUM_THREADS=$(( train_nthreads > 0 ? train_nthreads : 1 )) \
         ${python} -m espnet2.bin.launch --cmd "${cuda_cmd} --name ${_jobname}" --log "${asr_exp}/train.log" \
