@@ -264,3 +264,18 @@ def positive_int(prog_option: str, value: str) -> int:
     if number < 1:
         raise UsageError(f"{prog_option} must be a positive integer, got '{value}'")
     return number
+
+
+def launcher_main(prog: str, usage: str, run, argv: list[str] | None) -> int:
+    """Shared ``main`` of run.pl/slurm.pl: usage on no args or --help, UsageError -> exit 1."""
+    import sys
+
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage, file=sys.stderr)
+        return 1 if not argv else 0
+    try:
+        return run(parse_command_line(argv))
+    except UsageError as err:
+        print(f"{prog}: {err}", file=sys.stderr)
+        return 1

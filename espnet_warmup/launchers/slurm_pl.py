@@ -42,6 +42,7 @@ import sys
 import time
 
 from espnet_warmup.launchers.common import (
+    launcher_main,
     JobRequest,
     UsageError,
     failure_message,
@@ -383,15 +384,7 @@ def run(request: JobRequest, cwd: str | None = None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] in ("-h", "--help"):
-        print(__doc__, file=sys.stderr)
-        return 1 if not argv else 0
-    try:
-        return run(parse_command_line(argv))
-    except UsageError as err:
-        print(f"{PROG}: {err}", file=sys.stderr)
-        return 1
+    return launcher_main(PROG, __doc__, run, argv)
 
 
 if __name__ == "__main__":
