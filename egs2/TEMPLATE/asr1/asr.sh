@@ -61,7 +61,8 @@ train_config=""    # one or more (space-separated) training configs; alias --asr
 train_args=""      # extra options for espnet2.bin.asr_train; alias --asr_args
 asr_tag=""         # suffix for the exp dir name: <expdir>/asr_<config basename>[_<asr_tag>]
 feats_normalize=global_mvn  # global_mvn (from the stage-10 statistics) or none
-train_nthreads=0            # CPU threads of a training job (OMP_NUM_THREADS); 0: all cores when --ngpu 0, else 1
+train_nthreads=0            # CPU threads of a training job (OMP_NUM_THREADS); 0: cores / train_jobs when --ngpu 0, else 1
+train_jobs=1                # how many configs (policies) train at the same time in stage 11
 speech_fold_length=800      # ESPnet's fold lengths (x100 samples for raw speech)
 text_fold_length=150
 
@@ -112,7 +113,8 @@ Options (Kaldi style: --name value; --foo-bar == --foo_bar):
   --train_args             # extra espnet2.bin.asr_train options; alias --asr_args
   --asr_tag                # exp dir suffix: <expdir>/asr_<config basename>_<asr_tag>
   --feats_normalize        # global_mvn or none (default: ${feats_normalize})
-  --train_nthreads         # CPU threads per training job; 0: all cores on CPU (default: ${train_nthreads})
+  --train_nthreads         # CPU threads per training job; 0: cores / train_jobs on CPU (default: ${train_nthreads})
+  --train_jobs             # configs trained at the same time (default: ${train_jobs})
   --inference_config       # decoding config
   --inference_args         # extra espnet2.bin.asr_inference options
   --inference_tag          # decode dir name
@@ -161,11 +163,12 @@ fi
 for _t in ${test_sets}; do
     [ "${_t}" != "${train_set}" ] || die "--train_set ${train_set} is also in --test_sets"
 done
-for _v in stage stop_stage ngpu num_nodes nj inference_nj nbpe batch_size train_nthreads; do
+for _v in stage stop_stage ngpu num_nodes nj inference_nj nbpe batch_size train_nthreads train_jobs; do
     [[ "${!_v}" =~ ^[0-9]+$ ]] || die "--${_v} must be a non-negative integer, got '${!_v}'"
 done
 [ "${nj}" -ge 1 ] || die "--nj must be >= 1"
 [ "${inference_nj}" -ge 1 ] || die "--inference_nj must be >= 1"
+[ "${train_jobs}" -ge 1 ] || die "--train_jobs must be >= 1"
 case "${token_type}" in bpe|char|word) ;; *) die "--token_type must be bpe, char or word, got '${token_type}'" ;; esac
 case "${feats_normalize}" in global_mvn|none) ;; *) die "--feats_normalize must be global_mvn or none, got '${feats_normalize}'" ;; esac
 # Sample rate "16k" or "16000" -> integer Hz.
@@ -517,14 +520,20 @@ if run_stage 11; then
         "frontend=${_key} "*) ;;
         *) die "${asr_stats_dir} was collected for another frontend than ${train_configs[*]}: run stage 10 again" ;;
     esac
-    # On a CPU, training may use every core (path.sh sets OMP_NUM_THREADS=1 for parallel jobs).
-    if [ "${ngpu}" -eq 0 ] && [ "${train_nthreads}" -eq 0 ]; then train_nthreads=$(nproc); fi
-    for _config in "${train_configs[@]}"; do
+    # On a CPU, training may use every core (path.sh sets OMP_NUM_THREADS=1 for parallel jobs),
+    # shared by the --train_jobs trainings that run at the same time.
+    if [ "${ngpu}" -eq 0 ] && [ "${train_nthreads}" -eq 0 ]; then
+        train_nthreads=$(( $(nproc) / train_jobs ))
+        if [ "${train_nthreads}" -lt 1 ]; then train_nthreads=1; fi
+    fi
+    # train_one <config>: train one policy into its exp dir (skips it when already done).
+    train_one() {
+        local _config=$1 asr_exp _sig _opts _jobname _launch _pid
         asr_exp=$(exp_of "${_config}")
         _sig="config=$(checksum "${_config}") args=${train_args} stats=$(cat "${asr_stats_dir}/.done" | md5sum | cut -d' ' -f1) ngpu=${ngpu}"
         if [ -f "${asr_exp}/${inference_asr_model}" ] && is_done "${asr_exp}/.done_train" "${_sig}"; then
             log "Stage 11: Training: ${asr_exp} already done, skipped"
-            continue
+            return 0
         fi
         if [ -f "${asr_exp}/.done_train" ]; then
             log "WARNING: ${asr_exp} was trained with other settings; training again (resuming from its checkpoint.pth if any; remove ${asr_exp} to start from scratch)"
@@ -573,7 +582,27 @@ if run_stage 11; then
         [ -f "${asr_exp}/${inference_asr_model}" ] \
             || die "training finished but ${asr_exp}/${inference_asr_model} is missing; read ${asr_exp}/train.log (--inference_asr_model must name a model the trainer writes)"
         mark_done "${asr_exp}/.done_train" "${_sig}"
-    done
+    }
+    if [ "${train_jobs}" -le 1 ]; then
+        for _config in "${train_configs[@]}"; do train_one "${_config}"; done
+    else
+        # Up to --train_jobs configs at a time; each failure is reported by its own train_one.
+        _pids=(); _names=(); _failed=()
+        for _config in "${train_configs[@]}"; do
+            if [ ${#_pids[@]} -ge "${train_jobs}" ]; then
+                wait "${_pids[0]}" || _failed+=("${_names[0]}")
+                _pids=("${_pids[@]:1}"); _names=("${_names[@]:1}")
+            fi
+            train_one "${_config}" &
+            _pids+=($!); _names+=("${_config}")
+        done
+        for _i in "${!_pids[@]}"; do
+            wait "${_pids[${_i}]}" || _failed+=("${_names[${_i}]}")
+        done
+        if [ ${#_failed[@]} -gt 0 ]; then
+            die "training failed for ${_failed[*]} (the errors and logs are named above)"
+        fi
+    fi
 fi
 
 # ---------------------------------------------------------------------------- stage 12
