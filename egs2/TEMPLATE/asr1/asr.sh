@@ -40,6 +40,7 @@ dumpdir=dump         # formatted data
 expdir=exp           # experiments
 python=python3       # the interpreter for espnet2.bin.* (e.g. "coverage run --append")
 monitor=true         # follow train.log with espnet_warmup.analysis.monitor beside training
+stop_on_divergence=false  # with --monitor: SIGTERM the training on divergence, keeping the last epoch checkpoint
 
 # Data preparation
 local_data_opts=""      # options for local/data.sh
@@ -100,6 +101,7 @@ Options (Kaldi style: --name value; --foo-bar == --foo_bar):
   --dumpdir, --expdir      # output dirs (default: ${dumpdir}, ${expdir})
   --python                 # interpreter for espnet2.bin.* (default: ${python})
   --monitor                # run espnet_warmup.analysis.monitor beside training (default: ${monitor})
+  --stop_on_divergence     # with --monitor: stop a diverging training, keep its last epoch checkpoint (default: ${stop_on_divergence})
   --local_data_opts        # options passed to local/data.sh (default: "${local_data_opts}")
   --corpus                 # passed to local/data.sh as --corpus (default: its own)
   --speed_perturb_factors  # e.g. "0.9 1.0 1.1" (default: "${speed_perturb_factors}")
@@ -569,16 +571,25 @@ if run_stage 11; then
             --ngpu "${ngpu}" --num_nodes "${num_nodes}" --init_file_prefix "${asr_exp}/.dist_init_" \
             --multiprocessing_distributed true -- ${asr_train} ${_opts} > "${asr_exp}/launch.log" 2>&1 &
         _pid=$!
+        _mon_pid=""
         if [ "${monitor}" = true ] && have_module espnet_warmup.analysis.monitor; then
-            # Watches train.log for divergence (NaN/inf loss, LR spikes) while training runs.
-            # Its findings go to the terminal and to ${asr_exp}/monitor.log.
+            # Warns on the console and in ${asr_exp}/monitor.log on the paper's failure signature:
+            # sustained grad-norm spikes, non-finite (skipped) updates, a rising loss.
             python3 -m espnet_warmup.analysis.monitor --log "${asr_exp}/train.log" --follow-pid "${_pid}" \
-                --out "${asr_exp}/monitor.log" &
+                --out "${asr_exp}/monitor.log" --stop_on_divergence "${stop_on_divergence}" &
+            _mon_pid=$!
         fi
         if ! wait "${_pid}"; then
             tail -n 3 "${asr_exp}/launch.log" >&2 || true
+            if [ -n "${_mon_pid}" ]; then
+                _mon_rc=0; wait "${_mon_pid}" || _mon_rc=$?
+                if [ "${_mon_rc}" -eq 4 ]; then
+                    die "Training ${asr_exp} was stopped by the divergence monitor (read ${asr_exp}/monitor.log); the last complete epoch checkpoint is ${asr_exp}/checkpoint.pth"
+                fi
+            fi
             report_failure "Training ${asr_exp}" "${asr_exp}/train.log"
         fi
+        [ -z "${_mon_pid}" ] || wait "${_mon_pid}" || true
         [ -f "${asr_exp}/${inference_asr_model}" ] \
             || die "training finished but ${asr_exp}/${inference_asr_model} is missing; read ${asr_exp}/train.log (--inference_asr_model must name a model the trainer writes)"
         mark_done "${asr_exp}/.done_train" "${_sig}"
