@@ -109,6 +109,29 @@ def read_text_lines(path: Path) -> Iterator[tuple[int, str, str]]:
                 yield lineno, raw.decode("utf-8", "replace"), f"transcript is not valid UTF-8 ({where})"
 
 
+def read_tsv_rows(tsv: Path, required: set[str], corpus: str, layout: str) -> Iterator[tuple[int, dict, str]]:
+    """Yield ``(line number, row as {column: value}, error)`` for each data line of a headered TSV.
+
+    The first line is the header; a header lacking a ``required`` column raises
+    :class:`LayoutError` naming the columns and showing ``layout``. Blank lines are skipped;
+    ``error`` is :func:`read_text_lines`' per-line decoding error.
+    """
+    columns: list[str] = []
+    for lineno, line, error in read_text_lines(tsv):
+        fields = line.split("\t")
+        if not columns:
+            columns = fields
+            missing = required - set(columns)
+            if missing:
+                raise LayoutError(
+                    f"{corpus}: {tsv} lacks the column(s) {', '.join(sorted(missing))} "
+                    f"(header: {' '.join(columns)}).\nExpected layout:\n{layout}"
+                )
+            continue
+        if line.strip():
+            yield lineno, dict(zip(columns, fields)), error
+
+
 def require_dir(path: Path, what: str, layout: str) -> Path:
     """Return ``path`` if it is a directory, else raise :class:`LayoutError` showing ``layout``."""
     if not path.is_dir():

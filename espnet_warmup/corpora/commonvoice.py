@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from espnet_warmup.corpora.base import CorpusReader, Excluded, LayoutError, Utterance, read_text_lines
+from espnet_warmup.corpora.base import CorpusReader, Excluded, LayoutError, Utterance, read_tsv_rows
 
 LAYOUT = """\
   $COMMONVOICE/cv-corpus-<version>/<lang>/train.tsv dev.tsv test.tsv
@@ -41,21 +41,7 @@ class CommonVoice(CorpusReader):
 
     def read_split(self, lang_dir: Path, lang: str, split: str) -> Iterator[Utterance | Excluded]:
         tsv = lang_dir / f"{split}.tsv"
-        columns: list[str] = []
-        for lineno, line, error in read_text_lines(tsv):
-            fields = line.split("\t")
-            if not columns:
-                columns = fields
-                missing = {"client_id", "path", "sentence"} - set(columns)
-                if missing:
-                    raise LayoutError(
-                        f"commonvoice: {tsv} lacks the column(s) {', '.join(sorted(missing))} "
-                        f"(header: {' '.join(columns)}).\nExpected layout:\n{LAYOUT}"
-                    )
-                continue
-            if not line.strip():
-                continue
-            row = dict(zip(columns, fields))
+        for lineno, row, error in read_tsv_rows(tsv, {"client_id", "path", "sentence"}, "commonvoice", LAYOUT):
             clip = row.get("path", "")
             local = Path(clip).stem
             yield self.text_record(lang, row.get("client_id", "")[:16], local, lang_dir / "clips" / clip,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from espnet_warmup.corpora.base import CorpusReader, Excluded, LayoutError, Utterance, read_text_lines
+from espnet_warmup.corpora.base import CorpusReader, Excluded, LayoutError, Utterance, read_tsv_rows
 
 LAYOUT = """\
   $VOXPOPULI/transcribed_data/<lang>/asr_train.tsv asr_dev.tsv asr_test.tsv
@@ -39,21 +39,7 @@ class VoxPopuli(CorpusReader):
 
     def read_split(self, lang_dir: Path, lang: str, split: str) -> Iterator[Utterance | Excluded]:
         tsv = lang_dir / f"asr_{split}.tsv"
-        columns: list[str] = []
-        for lineno, line, error in read_text_lines(tsv):
-            fields = line.split("\t")
-            if not columns:
-                columns = fields
-                missing = {"id", "normalized_text", "speaker_id"} - set(columns)
-                if missing:
-                    raise LayoutError(
-                        f"voxpopuli: {tsv} lacks the column(s) {', '.join(sorted(missing))} "
-                        f"(header: {' '.join(columns)}).\nExpected layout:\n{LAYOUT}"
-                    )
-                continue
-            if not line.strip():
-                continue
-            row = dict(zip(columns, fields))
+        for lineno, row, error in read_tsv_rows(tsv, {"id", "normalized_text", "speaker_id"}, "voxpopuli", LAYOUT):
             seg = row.get("id", "")
             text = row.get("normalized_text", "") or row.get("raw_text", "")
             yield self.text_record(lang, row.get("speaker_id", ""), seg, lang_dir / seg[:4] / f"{seg}.ogg",
