@@ -20,14 +20,8 @@ CONFIGS = {
     "exp": {"optim": "adamw", "optim_conf": {"lr": PEAK}, "scheduler": "exponentialwarmuplr",
             "scheduler_conf": {"warmup_steps": W, "alpha": 1.5}},
 }
-# DESIGN.md golden table (lr of update i)
-GOLDEN = {
-    1: (4.000000e-09, 8.000000e-10, 1.788854e-11, 1.723327e-09),
-    15000: (6.000000e-05, 1.200000e-05, 3.286335e-05, 3.264577e-05),
-    25000: (1.000000e-04, 2.000000e-05, 7.071068e-05, 6.416426e-05),
-    50000: (2.000000e-04, 2.000000e-04, 2.000000e-04, 2.000000e-04),
-    200000: (1.000000e-04, 1.000000e-04, 1.000000e-04, 1.000000e-04),
-}
+# DESIGN.md golden table (lr of update i), shared with the schedule tests
+from test_schedules import GOLDEN  # noqa: E402
 
 
 @pytest.fixture
