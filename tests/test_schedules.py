@@ -71,7 +71,7 @@ def test_exponential_agrees_at_every_step_of_a_full_warmup_and_tail():
 
 def test_exponential_is_exact_to_double_precision_near_step_1():
     # expm1 keeps full precision at x = i/w ~ 2e-5, where exp(.) - 1 cancels about five digits.
-    mpmath = pytest.importorskip("mpmath")
+    import mpmath  # a dependency of torch (via sympy): always installed
     mpmath.mp.dps = 40
     for i in [1, 2, 5, 50]:
         exact = mpmath.mpf(ETA) * mpmath.expm1(mpmath.mpf(ALPHA) * i / W) / mpmath.expm1(mpmath.mpf(ALPHA))

@@ -457,6 +457,16 @@ common_train_opts() {
     opts+=" --frontend_conf fs=${fs_hz}"
     echo "${opts}"
 }
+# The speech/text inputs of the train and valid sets (collect stats and training read the same).
+data_opts() {
+    local opts="" part set
+    for part in train valid; do
+        if [ "${part}" = train ]; then set=${train_set}; else set=${valid_set}; fi
+        opts+=" --${part}_data_path_and_name_and_type ${data_feats}/${set}/wav.scp,speech,sound"
+        opts+=" --${part}_data_path_and_name_and_type ${data_feats}/${set}/text,text,text"
+    done
+    echo "${opts}"
+}
 # Training goes through our launcher, which registers the warmup schedulers in ESPnet.
 asr_train="${python} -m espnet_warmup -m espnet2.bin.asr_train"
 
@@ -483,11 +493,7 @@ if run_stage 10; then
         for n in $(seq "${_n}"); do _tsplits+=("${_logdir}/train.${n}.scp"); _vsplits+=("${_logdir}/valid.${n}.scp"); done
         python3 -m espnet_warmup.recipe.scp split "${data_feats}/${train_set}/wav.scp" "${_tsplits[@]}"
         python3 -m espnet_warmup.recipe.scp split "${data_feats}/${valid_set}/wav.scp" "${_vsplits[@]}"
-        _cmd="${asr_train} --collect_stats true $(common_train_opts)"
-        _cmd+=" --train_data_path_and_name_and_type ${data_feats}/${train_set}/wav.scp,speech,sound"
-        _cmd+=" --train_data_path_and_name_and_type ${data_feats}/${train_set}/text,text,text"
-        _cmd+=" --valid_data_path_and_name_and_type ${data_feats}/${valid_set}/wav.scp,speech,sound"
-        _cmd+=" --valid_data_path_and_name_and_type ${data_feats}/${valid_set}/text,text,text"
+        _cmd="${asr_train} --collect_stats true $(common_train_opts)$(data_opts)"
         _cmd+=" --train_shape_file ${_logdir}/train.JOB.scp --valid_shape_file ${_logdir}/valid.JOB.scp"
         _cmd+=" --output_dir ${_logdir}/stats.JOB --config ${_config} ${train_args}"
         write_resume_script "${asr_stats_dir}" 10
@@ -548,12 +554,9 @@ if run_stage 11; then
             # Given here, not in the config: global_mvn in the config breaks --collect_stats.
             _opts+=" --normalize global_mvn --normalize_conf stats_file=${asr_stats_dir}/train/feats_stats.npz"
         fi
-        _opts+=" --train_data_path_and_name_and_type ${data_feats}/${train_set}/wav.scp,speech,sound"
-        _opts+=" --train_data_path_and_name_and_type ${data_feats}/${train_set}/text,text,text"
+        _opts+="$(data_opts)"
         _opts+=" --train_shape_file ${asr_stats_dir}/train/speech_shape"
         _opts+=" --train_shape_file ${asr_stats_dir}/train/text_shape.${token_type}"
-        _opts+=" --valid_data_path_and_name_and_type ${data_feats}/${valid_set}/wav.scp,speech,sound"
-        _opts+=" --valid_data_path_and_name_and_type ${data_feats}/${valid_set}/text,text,text"
         _opts+=" --valid_shape_file ${asr_stats_dir}/valid/speech_shape"
         _opts+=" --valid_shape_file ${asr_stats_dir}/valid/text_shape.${token_type}"
         _opts+=" --resume true --fold_length $((speech_fold_length * 100)) --fold_length ${text_fold_length}"
