@@ -32,6 +32,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from espnet_warmup.atomic import atomic_write_text
 from espnet_warmup.analysis import curves as curves_mod
 from espnet_warmup.analysis.logs import LogFormatError
 
@@ -217,16 +218,11 @@ def build_report(exps: list[Path], out: Path, images_dir: Path, target_acc: floa
     else:
         lines += ["No scored test sets (no `scores.json` under `<exp>/decode_*/`), so nothing to compare.", ""]
 
-    _atomic_write(out, "\n".join(lines).rstrip() + "\n")
+    atomic_write_text(out, "\n".join(lines).rstrip() + "\n")
     return {"rows": rows, "test_sets": test_sets, "target_acc": target_acc, "lr_png": lr_png if configs else None,
             "curves_png": curves_png}
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 # ----------------------------------------------------------------------------- CLI

@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-import os
 import statistics
 import sys
 from pathlib import Path
@@ -42,6 +41,7 @@ from typing import Any
 
 import yaml
 
+from espnet_warmup.atomic import atomic_write_text
 from espnet_warmup.analysis import spikes as spikes_mod
 from espnet_warmup.analysis.logs import LogFormatError, TrainLog, parse_train_log, read_tensorboard
 
@@ -421,10 +421,6 @@ def plot_curves(runs: list[RunCurves], output: str | Path) -> dict[str, list[tup
     return plotted
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def curves(expdirs: list[str | Path], output: str | Path, source: str = "auto",
@@ -435,7 +431,7 @@ def curves(expdirs: list[str | Path], output: str | Path, source: str = "auto",
     runs = [load_run(d, source, labels[i] if labels else None, **spike_args) for i, d in enumerate(expdirs)]
     output = Path(output)
     plotted = plot_curves(runs, output)
-    _atomic_write(output.with_suffix(".md"), summary_markdown(runs, image=output.name))
+    atomic_write_text(output.with_suffix(".md"), summary_markdown(runs, image=output.name))
     return runs, plotted
 
 

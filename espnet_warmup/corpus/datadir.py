@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
+from espnet_warmup.atomic import atomic_write_text
+
 
 def c_sort_key(key: str) -> bytes:
     """Sort key equal to ``LC_ALL=C sort`` on UTF-8 text (byte order)."""
@@ -21,11 +23,7 @@ def c_sort_key(key: str) -> bytes:
 
 def write_lines_atomic(path: str, lines: Iterable[str]) -> None:
     """Write ``lines`` (newline added to each) to ``path`` through a temporary file and a rename."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        for line in lines:
-            f.write(line + "\n")
-    os.replace(tmp, path)
+    atomic_write_text(path, "".join(line + "\n" for line in lines))
 
 
 def write_table(path: str, table: dict[str, str]) -> None:

@@ -24,6 +24,8 @@ import sys
 from collections import OrderedDict
 from pathlib import Path
 
+from espnet_warmup.atomic import atomic_write_text
+
 #: Per-utterance files a stage may carry along (besides wav.scp, text, utt2spk).
 UTT_FILES = ("wav.scp", "text", "utt2spk", "utt2lang", "utt2dur", "utt2num_samples", "utt2category")
 #: Non-linguistic symbols such as language tags: ``<en>``, ``<it>``.
@@ -64,13 +66,7 @@ def write_kv(path: str | os.PathLike, items, sort: bool = True) -> None:
     pairs = list(items.items() if isinstance(items, dict) else items)
     if sort:
         pairs.sort(key=lambda kv: sort_key(kv[0]))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for k, v in pairs:
-            f.write(f"{k} {v}\n" if v != "" else f"{k}\n")
-    os.replace(tmp, path)
+    atomic_write_text(path, "".join(f"{k} {v}\n" if v != "" else f"{k}\n" for k, v in pairs))
 
 
 def spk2utt_from_utt2spk(utt2spk: dict) -> "OrderedDict[str, str]":

@@ -21,13 +21,13 @@ Command line::
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
 
+from espnet_warmup.atomic import atomic_write_text
 from espnet_warmup.recipe.datadir import NLSYM_RE, read_kv
 
 BLANK, UNK, SOS_EOS, SPACE = "<blank>", "<unk>", "<sos/eos>", "<space>"
@@ -147,9 +147,7 @@ def main(argv=None) -> int:
         if args.nlsyms_out:
             out = Path(args.nlsyms_out)
             out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
-            tmp.write_text("".join(s + "\n" for s in nlsyms), encoding="utf-8")
-            os.replace(tmp, out)
+            atomic_write_text(out, "".join(s + "\n" for s in nlsyms))
         tokens = make_token_list(args.text, args.token_type, args.outdir, args.nbpe, args.bpemode, nlsyms)
     except (ValueError, OSError) as err:
         print(f"ERROR: {err}", file=sys.stderr)

@@ -35,7 +35,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from espnet_warmup.scoring.atomic import atomic_write_text
+from espnet_warmup.atomic import atomic_write_text
 from espnet_warmup.scoring.sclite import AvgRow, read_result_txt
 from espnet_warmup.scoring.stats import Counts
 

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from espnet_warmup.scoring.align import CORRECT, DEL, INS, SUB, Alignment
-from espnet_warmup.scoring.atomic import atomic_write_text
+from espnet_warmup.atomic import atomic_write_text
 from espnet_warmup.scoring.stats import Counts, total
 from espnet_warmup.scoring.trn import trn_id
 

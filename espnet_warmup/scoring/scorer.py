@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from espnet_warmup.scoring.align import align
-from espnet_warmup.scoring.atomic import atomic_write_text
+from espnet_warmup.atomic import atomic_write_text
 from espnet_warmup.scoring.sclite import ScoredUtt, write_result_txt
 from espnet_warmup.scoring.stats import Counts, total
 from espnet_warmup.scoring.text import (

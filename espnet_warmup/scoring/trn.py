@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from espnet_warmup.scoring.atomic import atomic_write_text
+from espnet_warmup.atomic import atomic_write_text
 
 _TRN_LINE = re.compile(r"^(.*?)\s*\(([^()]*)\)\s*$")
 
