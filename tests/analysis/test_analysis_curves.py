@@ -18,9 +18,12 @@ def test_curves_plots_every_series_of_both_runs_with_values_from_the_logs(espnet
     runs, plotted = curves.curves(exps, out)
     assert out.stat().st_size > 20_000  # a real six-panel figure
     # expected number of curves per panel: train+valid for loss/acc/ppl, one per run
-    # otherwise -- except the unstable run's valid perplexity: its only value (epoch 1,
-    # after the explosion) overflows to inf and is not drawn
-    assert runs[1].series["valid_ppl"][1] == [math.inf]
+    # otherwise -- except the unstable run's valid perplexity: every epoch's value (all
+    # after the explosion) overflows to inf and is not drawn. How many epochs finish
+    # before the monitor's SIGTERM lands depends on the machine's speed (1 here, 2 on CI).
+    unstable_epochs = logs.parse_train_log(espnet_runs.unstable.expdir / "train.log").epochs
+    assert len(unstable_epochs) >= 1
+    assert runs[1].series["valid_ppl"][1] == [math.inf] * len(unstable_epochs)
     assert [len(plotted[p]) for p in curves.PANELS] == [4, 4, 3, 2, 2, 2]
     assert [lbl for lbl, _, _ in plotted["loss"]] == ["stable train", "stable valid",
                                                        "unstable train", "unstable valid"]
