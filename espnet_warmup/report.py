@@ -10,7 +10,8 @@ tensorboard/), the report puts in one table:
   the decode dir when there are several, default: the first by name);
 * optimizer updates needed to reach the target validation accuracy (``--target_acc``;
   default: 90% of the best validation accuracy any of the runs reached, so the column
-  compares convergence speed, not final quality);
+  compares convergence speed, not final quality; interpolated between the epoch-end
+  validations around the crossing, see :func:`espnet_warmup.analysis.curves.updates_to_accuracy`);
 * peak and median gradient norm during warmup (the logged per-interval norms up to the
   last warmup update of the run's scheduler, before clipping), spikes, % clipped
   updates, skipped non-finite updates, wall time;
@@ -103,6 +104,12 @@ def warmup_iterations(run: curves_mod.RunCurves) -> int | None:
     return None if curve.warmup_end is None else curve.warmup_end * run.accum_grad
 
 
+def _reach(r: curves_mod.Reach | None) -> str:
+    if r is None:
+        return "not reached"
+    return f"\u2264 {r.updates}" if r.upper_bound else str(r.updates)
+
+
 def _pct(v: float | None) -> str:
     return "-" if v is None else f"{v:.2f}"
 
@@ -175,7 +182,7 @@ def build_report(exps: list[Path], out: Path, images_dir: Path, target_acc: floa
         for t in test_sets:
             s = row["scores"].get(t)
             cells += [_pct(_err(s, "wer")) if s else "-", _pct(_err(s, "cer")) if s else "-"]
-        cells += [f(row["updates"]), "not reached" if row["updates_to_target"] is None else str(row["updates_to_target"]),
+        cells += [f(row["updates"]), _reach(row["updates_to_target"]),
                   f(row["warmup_peak_grad_norm"]), f(row["warmup_median_grad_norm"]), str(row["spikes"]),
                   f(row["clipped_percent"]), str(row["skipped_updates"]), curves_mod.fmt_seconds(row["wall_seconds"])]
         lines.append("|" + "|".join(cells) + "|")
@@ -183,8 +190,9 @@ def build_report(exps: list[Path], out: Path, images_dir: Path, target_acc: floa
         "",
         f"- WER/CER in %, from `<exp>/<decode dir>/<test set>/scores.json`; decode dirs: "
         + ", ".join(f"{r['name']}: `{r['decode_dir'] or 'none found'}`" for r in rows) + ".",
-        f"- Target validation accuracy {tgt} ({target_note}); updates = iterations / accum_grad, counted at the "
-        "end of the first epoch whose validation accuracy reached it.",
+        f"- Target validation accuracy {tgt} ({target_note}); updates = iterations / accum_grad at which the "
+        "validation accuracy first reached it, linearly interpolated between the epoch-end validations around the "
+        "crossing (\u2264 N: reached already at the first validation, after N updates).",
         "- Warmup grad norm: ESPnet's `grad_norm` (before clipping) per log interval, up to the scheduler's last "
         "warmup update; spikes: grad norm > 5 x the median of the previous 50 logged values (whole run); "
         "clipped %: updates with grad norm > grad_clip; skipped: non-finite updates ESPnet skipped.",

@@ -37,7 +37,7 @@ import math
 import statistics
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -245,12 +245,36 @@ def grad_norm_stats(run: RunCurves, until: int | None = None) -> tuple[float, fl
     return (max(vals), statistics.median(vals)) if vals else (math.nan, math.nan)
 
 
-def updates_to_accuracy(run: RunCurves, target: float) -> int | None:
-    """Optimizer updates (iterations / accum_grad) at the end of the first epoch whose
-    valid accuracy reached ``target`` (a fraction, as ESPnet logs acc); None if never."""
+class Reach(NamedTuple):
+    """When a run first reached a validation accuracy: ``updates`` optimizer updates;
+    ``upper_bound`` when already the first validation had reached it (no earlier point
+    to interpolate from, so it was reached at or before ``updates``)."""
+
+    updates: int
+    upper_bound: bool
+
+
+def updates_to_accuracy(run: RunCurves, target: float) -> Reach | None:
+    """Optimizer updates (iterations / accum_grad) at which the valid accuracy first
+    reached ``target`` (a fraction, as ESPnet logs acc); None if never.
+
+    ESPnet validates once per epoch, so the crossing lies between the last validation
+    below the target and the first at or above it; it is placed by linear
+    interpolation between those two points (rounded to a whole update). Counting whole
+    epochs instead would give every run of a short recipe the same number.
+    Non-finite accuracies (a diverged epoch) are not used as points.
+    """
+    prev: tuple[int, float] | None = None
     for st, acc in zip(*run.series["valid_acc"]):
-        if math.isfinite(acc) and acc >= target:
-            return st // run.accum_grad
+        if not math.isfinite(acc):
+            continue
+        if acc >= target:
+            if prev is None:
+                return Reach(st // run.accum_grad, True)
+            s0, a0 = prev
+            x = s0 + (target - a0) / (acc - a0) * (st - s0)
+            return Reach(round(x / run.accum_grad), False)
+        prev = (st, acc)
     return None
 
 

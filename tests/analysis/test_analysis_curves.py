@@ -114,3 +114,27 @@ def test_x_axis_is_optimizer_updates_under_accum_grad(espnet_runs, tmp_path):
     _, xs, _ = plotted["gradient norm"][0]
     assert xs == [i / 2 for i in range(1, 25)]
     assert curves.summary_row(runs[0])["updates"] == 12
+
+
+def _acc_run(points, accum_grad=1):
+    steps, accs = [s for s, _ in points], [a for _, a in points]
+    return curves.RunCurves(name="r", path=None, source="train.log", config={"accum_grad": accum_grad},
+                            series={"valid_acc": (steps, accs)}, interval_sizes=[], skipped_steps=[],
+                            epoch_steps=steps, spikes=[], wall_seconds=None, ppl_note="")
+
+
+def test_updates_to_accuracy_interpolates_between_the_validations_around_the_crossing():
+    run = _acc_run([(100, 0.30), (200, 0.40), (300, 0.50), (400, 0.45)])
+    # 0.468 lies 68% of the way from 0.40 (update 200) to 0.50 (update 300)
+    assert curves.updates_to_accuracy(run, 0.468) == curves.Reach(268, False)
+    assert curves.updates_to_accuracy(run, 0.50) == curves.Reach(300, False)  # exactly at a validation
+    assert curves.updates_to_accuracy(run, 0.30) == curves.Reach(100, True)  # first validation: an upper bound
+    assert curves.updates_to_accuracy(run, 0.51) is None
+    # iterations are turned into optimizer updates under accum_grad
+    assert curves.updates_to_accuracy(_acc_run([(100, 0.30), (200, 0.40), (300, 0.50)], 2), 0.468) == \
+        curves.Reach(134, False)
+
+
+def test_updates_to_accuracy_skips_non_finite_validations():
+    run = _acc_run([(100, 0.30), (200, math.nan), (300, 0.50)])
+    assert curves.updates_to_accuracy(run, 0.40) == curves.Reach(200, False)  # 0.30 -> 0.50 over 100..300
