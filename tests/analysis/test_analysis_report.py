@@ -59,6 +59,9 @@ def test_report_table_has_wer_cer_per_test_set_and_training_stats_per_policy(exp
     rows = _table(md, "policy (exp dir)")
     assert [r["policy (exp dir)"] for r in rows] == ["stable", "unstable"]
     stable, unstable = rows
+    # ESPnet-style environment block, and a link to each run's own RESULTS.md where there is one
+    assert "## Environments" in md and "- espnet version: `espnet 202511`" in md
+    assert "## Per-experiment details" not in md  # no per-experiment RESULTS.md in this fixture
     assert stable["test WER"] == "16.67" and stable["test_clean WER"] == "16.67"
     assert unstable["test WER"] == "100.00"
     assert stable["scheduler"] == "warmuplr" and unstable["scheduler"] == "polynomialwarmuplr"
@@ -121,3 +124,17 @@ def test_report_rejects_target_acc_outside_0_1(tmp_path, capsys):
     rc = cli.main(["report", "--target_acc", "90", "--out", str(tmp_path / "R.md")])
     assert rc == 2
     assert "--target_acc must be in (0, 1]" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_report_links_each_experiments_own_results(exp_with_scores, tmp_path):
+    import shutil
+
+    exp = tmp_path / "exp"
+    shutil.copytree(exp_with_scores / "exp" / "stable", exp / "stable")
+    (exp / "stable" / "RESULTS.md").write_text("# RESULTS\n")
+    out = tmp_path / "doc" / "RESULTS.md"
+    assert cli.main(["report", "--expdir", str(exp), "--out", str(out)]) == 0
+    md = out.read_text()
+    assert "## Per-experiment details" in md
+    assert "- `stable`: [../exp/stable/RESULTS.md](../exp/stable/RESULTS.md)" in md
