@@ -190,7 +190,7 @@ def build_report(exps: list[Path], out: Path, images_dir: Path, target_acc: floa
         lines.append("|" + "|".join(cells) + "|")
     lines += [
         "",
-        f"- WER/CER in %, from `<exp>/<decode dir>/<test set>/scores.json`; decode dirs: "
+        "- WER/CER in %, from `<exp>/<decode dir>/<test set>/scores.json`; decode dirs: "
         + ", ".join(f"{r['name']}: `{r['decode_dir'] or 'none found'}`" for r in rows) + ".",
         f"- Target validation accuracy {tgt} ({target_note}); updates = iterations / accum_grad at which the "
         "validation accuracy first reached it, linearly interpolated between the epoch-end validations around the "

@@ -37,7 +37,6 @@ from espnet_warmup.launchers.common import (
     failure_message,
     log_header,
     log_trailer,
-    parse_command_line,
     positive_int,
 )
 

@@ -46,7 +46,6 @@ from espnet_warmup.launchers.common import (
     JobRequest,
     UsageError,
     failure_message,
-    parse_command_line,
     positive_int,
     read_exit_status,
 )

@@ -113,7 +113,7 @@ def test_outputs_are_complete_and_scored(slurm_recipe):
     assert list(hyps) == list(read_kv(recipe / "dump/raw/test/wav.scp")) and len(hyps) == 8
     result = (recipe / DECODE / "score_wer/result.txt").read_text()
     assert re.search(r"Sum/Avg\s*\|\s*8\s", result)  # 8 test sentences
-    m = re.search(rf"^\|decode_tiny_asr_model_valid\.acc\.ave/test\|8\|(\d+)\|([\d.]+)\|",
+    m = re.search(r"^\|decode_tiny_asr_model_valid\.acc\.ave/test\|8\|(\d+)\|([\d.]+)\|",
                   (recipe / EXP / "RESULTS.md").read_text(), re.M)
     assert m and int(m.group(1)) > 0 and 0.0 <= float(m.group(2)) <= 100.0
     assert "asr_train_tiny_exp_warmup" in (recipe / "RESULTS.md").read_text()

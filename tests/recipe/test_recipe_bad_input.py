@@ -6,8 +6,6 @@ import os
 import re
 from pathlib import Path
 
-import pytest
-
 from espnet_warmup.recipe.datadir import read_kv, write_kv
 from tests.recipe.conftest import clone_data, make_recipe_dir, run_recipe
 
