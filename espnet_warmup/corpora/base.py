@@ -17,6 +17,23 @@ ROLES = ("train", "dev", "test")
 
 
 @dataclass(frozen=True)
+class Segment:
+    """Where a segmented Kaldi dir's utterance lies in its recording (a ``segments`` line).
+
+    recording: the recording id (a key of wav.scp).
+    start, end: seconds; ``end`` None means to the end of the recording (Kaldi's ``-1``).
+    channel: the 0-based channel to keep (the optional 5th field), None for all channels.
+    source: the ``segments`` file and line, for reports.
+    """
+
+    recording: str
+    start: float
+    end: float | None
+    channel: int | None
+    source: str
+
+
+@dataclass(frozen=True)
 class Utterance:
     """One utterance of a Kaldi data dir.
 
@@ -28,7 +45,10 @@ class Utterance:
     text: the normalised transcript, without the language tag.
     lang: ISO 639-1 code (``en``, ``it``).
     source: where the record came from, ``file:line``, for reports.
-    duration: seconds, filled in by :func:`espnet_warmup.corpora.audio.probe_all`.
+    duration: seconds, filled in by :func:`espnet_warmup.corpora.audio.probe_all` (or by
+        :func:`espnet_warmup.corpora.segments.cut_segments`).
+    segment: for an utterance of a segmented Kaldi dir not yet cut, its place in the
+        recording (``audio`` is then the recording's wav.scp entry); None otherwise.
     """
 
     utt_id: str
@@ -39,6 +59,7 @@ class Utterance:
     source: str
     duration: float | None = None
     sample_rate: int | None = None
+    segment: Segment | None = None
 
     def with_audio_info(self, duration: float, sample_rate: int) -> "Utterance":
         return replace(self, duration=duration, sample_rate=sample_rate)
@@ -90,6 +111,15 @@ def make_ids(corpus: str, lang: str, speaker: str, local_id: str) -> tuple[str, 
     spk = f"{corpus}_{lang}-{safe_id(speaker)}"
     local = _UNSAFE_LOCAL.sub("_", local_id.strip())
     return (f"{spk}-{local}" if local else spk), spk
+
+
+def is_file_entry(entry: str) -> bool:
+    """Whether a wav.scp entry is a plain file path: not a pipe (``cmd |``) nor an archive
+    offset (``foo.ark:123``), which soundfile cannot open."""
+    if entry.endswith("|"):
+        return False
+    head, sep, tail = entry.rpartition(":")
+    return not (sep and tail.isdigit())
 
 
 def read_text_lines(path: Path) -> Iterator[tuple[int, str, str]]:

@@ -5,17 +5,21 @@ A data dir written here holds, sorted in C order: ``wav.scp`` (``<utt> <audio pa
 paper's bilingual setup), ``utt2spk``, ``spk2utt``, ``utt2lang``, ``utt2dur`` and
 ``excluded.txt`` (``<utt>\\t<reason>\\t<file:line>``, one line per dropped utterance, empty when
 none was dropped). It is written to ``<dir>.tmp`` and renamed, so an interrupted run never
-leaves a half-written dir that a later run would take as finished.
+leaves a half-written dir that a later run would take as finished. A part imported from a
+segmented dir also holds ``wav/``, the cut segments its wav.scp points at (see
+:mod:`espnet_warmup.corpora.segments`).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
-from espnet_warmup.corpora.base import Excluded, LayoutError, Utterance, read_text_lines
+from espnet_warmup.corpora.base import Excluded, LayoutError, Utterance, is_file_entry, read_text_lines
 from espnet_warmup.corpora.normalize import normalize_text
+from espnet_warmup.corpora.segments import read_segments
 
 #: marker written last into a finished data dir (with what it was made from)
 DONE = ".done"
@@ -32,9 +36,14 @@ def _c_order(key: str) -> bytes:
 
 
 def write_data_dir(
-    path: Path, utts: Iterable[Utterance], excluded: Iterable[Excluded] = (), signature: str = ""
+    path: Path, utts: Iterable[Utterance], excluded: Iterable[Excluded] = (), signature: str = "",
+    keep: Sequence[str] = (),
 ) -> Path:
-    """Write ``utts`` as a Kaldi data dir at ``path`` (replacing it), plus excluded.txt."""
+    """Write ``utts`` as a Kaldi data dir at ``path`` (replacing it), plus excluded.txt.
+
+    ``keep``: entries of the existing ``path`` moved into the new dir (the cut segments,
+    which wav.scp points at); everything else of the old dir goes.
+    """
     utts = sorted(utts, key=lambda u: _c_order(u.utt_id))
     tmp = path.with_name(path.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -56,6 +65,9 @@ def write_data_dir(
         spk2utt.setdefault(u.speaker, []).append(u.utt_id)
     write("spk2utt", (f"{s} {' '.join(ids)}" for s, ids in sorted(spk2utt.items(), key=lambda kv: _c_order(kv[0]))))
     write("excluded.txt", (e.line() for e in excluded))
+    for name in keep:
+        if (path / name).exists():
+            os.replace(path / name, tmp / name)
     write(DONE, [signature])
     if path.exists():
         shutil.rmtree(path)
@@ -89,34 +101,30 @@ def read_excluded(path: Path) -> list[Excluded]:
     return out
 
 
-def _is_plain_file(value: str) -> bool:
-    # Pipes ("cmd |") and archive offsets ("foo.ark:123") cannot be probed with soundfile.
-    if value.endswith("|"):
-        return False
-    head, sep, tail = value.rpartition(":")
-    return not (sep and tail.isdigit())
-
-
 def read_data_dir(path: Path, default_lang: str = "") -> Iterator[Utterance | Excluded]:
-    """Read a Kaldi data dir (ours or anyone's): wav.scp + text [+ utt2spk, utt2lang, utt2dur].
+    """Read a Kaldi data dir (ours or anyone's): wav.scp + text [+ utt2spk, utt2lang, utt2dur, segments].
 
     Texts are normalised like every other corpus (idempotent on ours); a leading ``<xx>``
     language tag is taken as the utterance's language. The language comes from, in order:
     the tag, utt2lang, ``default_lang``; an utterance with none is excluded with the reason.
-    A ``segments`` file is not supported (LayoutError): make per-utterance audio first.
+    With a ``segments`` file, wav.scp is keyed by recording: each utterance then carries its
+    :class:`~espnet_warmup.corpora.base.Segment` and, as ``audio``, its recording's wav.scp
+    entry, to be cut by :func:`espnet_warmup.corpora.segments.cut_segments` (its utt2dur, if
+    any, is not used: the cut gives the duration).
     """
     for name in ("wav.scp", "text"):
         if not (path / name).is_file():
             raise LayoutError(f"kaldi: {path}/{name} is missing; a Kaldi data dir needs wav.scp and text.")
-    if (path / "segments").exists():
-        raise LayoutError(
-            f"kaldi: {path}/segments: segmented data dirs are not supported; "
-            "cut the segments into files (or use ESPnet's format stage) and import that dir."
-        )
     wav = _read_map(path / "wav.scp")
     utt2spk = _read_map(path / "utt2spk")
     utt2lang = _read_map(path / "utt2lang")
     utt2dur = _read_map(path / "utt2dur")
+    segments = None
+    reported: set[str] = set()  # ids whose every segments line was excluded already
+    if (path / "segments").is_file():
+        segments, bad = read_segments(path / "segments", wav)
+        yield from bad
+        reported = {e.utt_id for e in bad} - segments.keys()
     seen: set[str] = set()
     for lineno, line, error in read_text_lines(path / "text"):
         utt, _, text = line.strip().partition(" ")
@@ -124,6 +132,8 @@ def read_data_dir(path: Path, default_lang: str = "") -> Iterator[Utterance | Ex
             continue
         source = f"{path / 'text'}:{lineno}"
         seen.add(utt)
+        if utt in reported:
+            continue
         if error:
             yield Excluded(utt, error, source)
             continue
@@ -131,22 +141,30 @@ def read_data_dir(path: Path, default_lang: str = "") -> Iterator[Utterance | Ex
         lang = utt2lang.get(utt, default_lang)
         if words and words[0].startswith("<") and words[0].endswith(">") and len(words[0]) > 2:
             lang, words = words[0][1:-1], words[1:]
-        audio = wav.get(utt)
+        segment = segments.get(utt) if segments is not None else None
+        audio = wav.get(segment.recording if segment else utt)
         norm = normalize_text(" ".join(words))
-        if audio is None:
+        if segments is not None and segment is None:
+            yield Excluded(utt, "no segments entry", source)
+        elif audio is None:
             yield Excluded(utt, "no wav.scp entry", source)
         elif not norm:
             yield Excluded(utt, "empty transcript", source)
         elif not lang:
             yield Excluded(utt, "no language (no <xx> tag, no utt2lang entry, no kaldi:<dir>:<lang>)", source)
         else:
-            dur = utt2dur.get(utt)
+            dur = None if segment else utt2dur.get(utt)
             yield Utterance(utt, utt2spk.get(utt, utt), audio, norm, lang, source,
-                            float(dur) if dur else None)
-    for utt in wav.keys() - seen:
-        yield Excluded(utt, "no transcript (missing from text)", f"{path / 'wav.scp'}")
+                            float(dur) if dur else None, segment=segment)
+    if segments is not None:
+        for utt, segment in segments.items():
+            if utt not in seen:
+                yield Excluded(utt, "no transcript (missing from text)", segment.source)
+    else:
+        for utt in wav.keys() - seen:
+            yield Excluded(utt, "no transcript (missing from text)", f"{path / 'wav.scp'}")
 
 
 def needs_probe(utt: Utterance) -> bool:
     """Whether the audio of ``utt`` is a plain file that soundfile can check."""
-    return _is_plain_file(utt.audio)
+    return is_file_entry(utt.audio)

@@ -8,7 +8,8 @@ VOXPOPULI, exported by local/data.sh) or ``--db NAME=PATH``. Steps:
 1. parse every ``--corpus`` and check every root and layout first, so a wrong root fails
    before any long work (exit 1, showing the expected layout);
 2. per corpus, language and standard split: read the metadata, normalise texts, drop
-   duplicate ids, check and measure the audio in ``--nj`` processes (progress bar), and write
+   duplicate ids, check and measure the audio in ``--nj`` processes (progress bar; a
+   segmented Kaldi dir's segments are cut into ``<part>/wav/``, see :mod:`segments`), and write
    ``<data_dir>/local/<corpus>_<lang>_<split>/`` with ``excluded.txt`` listing every dropped
    utterance and why (a finished part is skipped on rerun);
 3. write ``<data_dir>/train`` and ``<data_dir>/dev`` (all training / development parts combined)
@@ -33,6 +34,7 @@ from espnet_warmup.corpora.combine import combine, drop_duplicates
 from espnet_warmup.corpora.kaldi_dir import (
     is_done, lang_tag, needs_probe, read_data_dir, read_excluded, write_data_dir,
 )
+from espnet_warmup.corpora.segments import CUT_DIR, cut_segments, source_stamp
 
 #: bump when the output format changes, so finished parts are redone
 FORMAT_VERSION = "corpora-v1"
@@ -48,6 +50,7 @@ class Part:
     source_dir: Path
     utts: list[Utterance] = field(default_factory=list)
     excluded: list[Excluded] = field(default_factory=list)
+    note: str = ""  # extra words for the report line (what was cut)
 
     @property
     def name(self) -> str:
@@ -117,12 +120,20 @@ def prepare_part(part: Part, out_dir: Path, nj: int, progress: bool) -> None:
     utts = [r for r in records if isinstance(r, Utterance)]
     excluded = [r for r in records if isinstance(r, Excluded)]
     utts, dups = drop_duplicates(utts, "")
+    segmented = [u for u in utts if u.segment is not None]
+    keep: tuple[str, ...] = ()
+    if segmented:  # a Kaldi dir with segments: cut them into out_dir/wav (they get their durations)
+        cut, uncut, part.note = cut_segments(segmented, out_dir / CUT_DIR, source_stamp(part.spec.kaldi_dir, sig),
+                                             nj=nj, desc=f"{part.name} (cut)", progress=progress)
+        utts = cut + [u for u in utts if u.segment is None]
+        excluded += uncut
+        keep = (CUT_DIR,)
     to_probe = [u for u in utts if needs_probe(u) and u.duration is None]
-    probed, bad = probe_all(to_probe, nj=nj, desc=part.name, progress=progress)
+    probed, bad = probe_all(to_probe, nj=nj, desc=part.name, progress=progress) if to_probe else ([], [])
     keep_ids = {u.utt_id for u in to_probe}
     part.utts = probed + [u for u in utts if u.utt_id not in keep_ids]
     part.excluded = excluded + dups + bad
-    write_data_dir(out_dir, part.utts, part.excluded, sig)
+    write_data_dir(out_dir, part.utts, part.excluded, sig, keep=keep)
 
 
 def reason_counts(excluded: list[Excluded]) -> str:
@@ -163,6 +174,8 @@ def run(args: argparse.Namespace) -> int:
         line = f"{part.spec.label} {part.split} ({part.role}): {len(part.utts)} utterances, {_hours(part.utts)}"
         if part.excluded:
             line += f"; {len(part.excluded)} excluded ({reason_counts(part.excluded)}), listed in {out}/excluded.txt"
+        if part.note:
+            line += f"; {part.note}"
         log(line)
 
     sets: dict[str, list[Part]] = {"train": [], "dev": []}
@@ -199,7 +212,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
               "commonvoice_en, commonvoice_it, fleurs_en, fleurs_it, voxpopuli_en, voxpopuli_it, kaldi:<dir>[:<lang>]")
     flag("data_dir", default="data", help="where the data dirs go (default: data)")
     flag("nj", type=int, default=min(os.cpu_count() or 1, 32),
-         help="parallel processes for the audio checks (default: the number of CPUs, at most 32)")
+         help="parallel processes for the audio checks and segment cutting (default: the number of CPUs, at most 32)")
     flag("db", action="append", default=[], metavar="VAR=PATH", help="override a db.sh corpus root")
     flag("print_test_sets", action="store_true",
          help="only print the names of the test sets the given corpora yield (for run.sh) and exit")

@@ -163,3 +163,39 @@ def voxpopuli(root: Path, lang: str = "en") -> dict:
             sets[target][f"{spk_id}-{seg.replace(':', '_')}"] = (f"<{lang}> {norm}", spk_id, dur)
         (base / f"asr_{split}.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return sets
+
+
+def kaldi_segmented(root: Path, name: str = "train_seg") -> dict:
+    """A segmented Kaldi dir (TEDLIUM/AMI style): wav.scp keyed by recording, ``segments``.
+
+    ``recA``: a 3 s 16 kHz stereo wav, a plain path; ``recB``: a 2 s 8 kHz mono flac behind a
+    pipe (``{ echo run >> counter; sox recB.flac -t wav -; } |``) that counts its runs in
+    ``root/recB.runs``. Returns the dir, the recordings' samples (int16, frames x channels),
+    and per utterance (recording, start, end, channel, text line, speaker, lang).
+    """
+    rng = np.random.default_rng(7)
+    t16, t8 = np.arange(48000) / 16000, np.arange(16000) / 8000
+    rec_a = np.stack([3000 * np.sin(2 * np.pi * 220 * t16), 2000 * np.sin(2 * np.pi * 330 * t16)], axis=1)
+    rec_a = (rec_a + 300 * rng.standard_normal(rec_a.shape)).astype(np.int16)
+    rec_b = (3000 * np.sin(2 * np.pi * 150 * t8) + 300 * rng.standard_normal(t8.shape)).astype(np.int16)[:, None]
+    root.mkdir(parents=True, exist_ok=True)
+    sf.write(root / "recA.wav", rec_a, 16000, subtype="PCM_16")
+    sf.write(root / "recB.flac", rec_b, 8000, subtype="PCM_16")
+    counter = root / "recB.runs"
+    utts = {  # utt: (recording, start, end, channel, text as written, speaker, language)
+        "spk1-a1": ("recA", 0.0, 0.75, None, "Hello, one!", "spk1", "en"),
+        "spk1-a2": ("recA", 0.75, 1.63, None, "hello two", "spk1", "en"),
+        "spk2-a3": ("recA", 1.2, 2.0, None, "<it> Ciao tre", "spk2", "it"),  # overlaps a2
+        "spk2-a4": ("recA", 2.5, 3.2, 1, "four", "spk2", "en"),  # channel 1 only; 0.2 s past the end: clipped
+        "spk3-b1": ("recB", 0.1, 0.9, None, "five", "spk3", "en"),
+        "spk3-b2": ("recB", 1.0, 1.9, None, "six", "spk3", "en"),
+    }
+    d = root / name
+    d.mkdir()
+    (d / "wav.scp").write_text(f"recA {root / 'recA.wav'}\n"
+                               f"recB {{ echo run >> {counter}; sox {root / 'recB.flac'} -t wav -; }} |\n")
+    (d / "segments").write_text("".join(
+        f"{u} {rec} {s} {e}" + (f" {ch}" if ch is not None else "") + "\n" for u, (rec, s, e, ch, *_) in utts.items()))
+    (d / "text").write_text("".join(f"{u} {v[4]}\n" for u, v in utts.items()))
+    (d / "utt2spk").write_text("".join(f"{u} {v[5]}\n" for u, v in utts.items()))
+    return {"dir": d, "recordings": {"recA": (rec_a, 16000), "recB": (rec_b, 8000)}, "counter": counter, "utts": utts}
