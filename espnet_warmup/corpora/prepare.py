@@ -78,7 +78,7 @@ def plan(specs: list[CorpusSpec], overrides: dict[str, str], log) -> list[Part]:
             if not (spec.kaldi_dir / "wav.scp").is_file() or not (spec.kaldi_dir / "text").is_file():
                 raise LayoutError(
                     f"{spec.label}: {spec.kaldi_dir} is not a Kaldi data dir (needs wav.scp and text; "
-                    "optional utt2spk, utt2lang, utt2dur)."
+                    "optional utt2spk, utt2lang, utt2dur, segments)."
                 )
             parts.append(Part(spec, spec.kaldi_dir.name, kaldi_role(spec.kaldi_dir), spec.kaldi_dir))
             continue
@@ -102,8 +102,32 @@ def present_test_sets(specs: list[CorpusSpec], overrides: dict[str, str]) -> lis
     return [f"test_{p.name}" for p in parts if p.role == "test"]
 
 
-def signature(part: Part) -> str:
+#: the files of an imported Kaldi dir whose edits must redo its import
+KALDI_FILES = ("wav.scp", "text", "segments", "utt2spk", "utt2lang", "utt2dur")
+
+
+def _base_signature(part: Part) -> str:
     return f"{FORMAT_VERSION} {part.spec.label} {part.split} {part.source_dir.resolve()}"
+
+
+def signature(part: Part) -> str:
+    """What a finished part was made from; a rerun skips the part only if it is unchanged.
+
+    A published corpus is identified by its root; a user's Kaldi dir also by the size and
+    modification time of its files, so that fixing a transcript in it and rerunning
+    local/data.sh redoes the import instead of silently keeping the old one.
+    """
+    sig = _base_signature(part)
+    if part.spec.kaldi_dir is not None:
+        stats = []
+        for name in KALDI_FILES:
+            try:
+                st = (part.spec.kaldi_dir / name).stat()
+            except FileNotFoundError:
+                continue
+            stats.append(f"{name}:{st.st_size}:{st.st_mtime_ns}")
+        sig += " [" + " ".join(stats) + "]"
+    return sig
 
 
 def prepare_part(part: Part, out_dir: Path, nj: int, progress: bool) -> None:
@@ -123,7 +147,9 @@ def prepare_part(part: Part, out_dir: Path, nj: int, progress: bool) -> None:
     segmented = [u for u in utts if u.segment is not None]
     keep: tuple[str, ...] = ()
     if segmented:  # a Kaldi dir with segments: cut them into out_dir/wav (they get their durations)
-        cut, uncut, part.note = cut_segments(segmented, out_dir / CUT_DIR, source_stamp(part.spec.kaldi_dir, sig),
+        # the cuts depend on segments + wav.scp only: a transcript fix keeps them
+        stamp = source_stamp(part.spec.kaldi_dir, _base_signature(part))
+        cut, uncut, part.note = cut_segments(segmented, out_dir / CUT_DIR, stamp,
                                              nj=nj, desc=f"{part.name} (cut)", progress=progress)
         utts = cut + [u for u in utts if u.segment is None]
         excluded += uncut

@@ -52,12 +52,30 @@ def test_kaldi_dir_without_language_excludes_its_utterances_with_the_reason(tmp_
     assert rows == [f"s-1\tno language (no <xx> tag, no utt2lang entry, no kaldi:<dir>:<lang>)\t{tmp_path}/train_x/text:1"]
 
 
+def test_an_edited_kaldi_dir_is_imported_again_on_a_rerun(tmp_path, data_sh):
+    src = tmp_path / "train_en"
+    make_kaldi_dir(src, {"s-1": ("s", "helo"), "s-2": ("s", "world")}, tmp_path / "audio", with_lang="en")
+    assert data_sh("--corpus", f"kaldi:{src}").returncode == 0
+    part = tmp_path / "data" / "local" / "kaldi_train_en"
+    assert read_kv(part / "text")["s-1"] == "<en> helo"
+    done = (part / ".done").stat().st_mtime_ns
+    # an unchanged dir is not read again ...
+    assert data_sh("--corpus", f"kaldi:{src}").returncode == 0
+    assert (part / ".done").stat().st_mtime_ns == done
+    # ... but a fixed transcript is taken, in the part and in the combined set
+    (src / "text").write_text("s-1 hello\ns-2 world\n")
+    res = data_sh("--corpus", f"kaldi:{src}")
+    assert res.returncode == 0, res.stderr
+    assert read_kv(part / "text")["s-1"] == "<en> hello"
+    assert read_kv(tmp_path / "data" / "train" / "text")["s-1"] == "<en> hello"
+
+
 def test_a_directory_that_is_not_a_kaldi_dir_fails_fast(tmp_path, data_sh):
     (tmp_path / "train_y").mkdir()
     res = data_sh("--corpus", f"kaldi:{tmp_path}/train_y:en")
     assert res.returncode == 1
     assert res.stderr == (f"local/data.sh: ERROR: kaldi:{tmp_path}/train_y: {tmp_path}/train_y is not a Kaldi data dir "
-                          "(needs wav.scp and text; optional utt2spk, utt2lang, utt2dur).\n")
+                          "(needs wav.scp and text; optional utt2spk, utt2lang, utt2dur, segments).\n")
 
 
 def test_duplicate_ids_across_corpora_are_excluded_when_combining(tmp_path, data_sh):

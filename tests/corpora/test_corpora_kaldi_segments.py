@@ -185,6 +185,16 @@ def test_a_rerun_keeps_complete_cuts_and_recuts_the_rest(tmp_path, data_sh):
     # A finished part is not redone at all.
     assert data_sh("--corpus", spec).returncode == 0
     assert runs(rep["counter"]) == 1 and stamps("spk1") | stamps("spk2") == first_a
+    # A fixed transcript redoes the part (its source files changed) but keeps every cut.
+    text = rep["dir"] / "text"
+    first_utt = text.read_text().split()[0]
+    text.write_text("".join(f"{line.split()[0]} corrected words\n" if line.split()[0] == first_utt else line + "\n"
+                            for line in text.read_text().splitlines()))
+    res = data_sh("--corpus", spec, "--nj", "2")
+    assert res.returncode == 0, res.stderr
+    assert read_kv(part / "text")[first_utt] == "<en> corrected words"
+    assert runs(rep["counter"]) == 1 and stamps("spk1") | stamps("spk2") == first_a
+    assert "(2 recording(s) already cut, kept)" in res.stdout
 
     # Interrupted while cutting recB: one cut missing, a temporary left behind.
     (cuts / "spk3-b1.wav").unlink()
