@@ -12,6 +12,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
+from espnet_warmup.wavscp import is_archive_entry
+
 #: The split roles: training data, validation data (ESPnet's --valid_set) and test sets.
 ROLES = ("train", "dev", "test")
 
@@ -116,10 +118,7 @@ def make_ids(corpus: str, lang: str, speaker: str, local_id: str) -> tuple[str, 
 def is_file_entry(entry: str) -> bool:
     """Whether a wav.scp entry is a plain file path: not a pipe (``cmd |``) nor an archive
     offset (``foo.ark:123``), which soundfile cannot open."""
-    if entry.endswith("|"):
-        return False
-    head, sep, tail = entry.rpartition(":")
-    return not (sep and tail.isdigit())
+    return not entry.endswith("|") and not is_archive_entry(entry)
 
 
 def read_text_lines(path: Path) -> Iterator[tuple[int, str, str]]:

@@ -17,9 +17,10 @@ import shutil
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from espnet_warmup.corpora.base import Excluded, LayoutError, Utterance, is_file_entry, read_text_lines
+from espnet_warmup.corpora.base import Excluded, LayoutError, Segment, Utterance, is_file_entry, read_text_lines
 from espnet_warmup.corpora.normalize import normalize_text
 from espnet_warmup.corpora.segments import read_segments
+from espnet_warmup.wavscp import is_archive_entry
 
 #: marker written last into a finished data dir (with what it was made from)
 DONE = ".done"
@@ -110,7 +111,9 @@ def read_data_dir(path: Path, default_lang: str = "") -> Iterator[Utterance | Ex
     With a ``segments`` file, wav.scp is keyed by recording: each utterance then carries its
     :class:`~espnet_warmup.corpora.base.Segment` and, as ``audio``, its recording's wav.scp
     entry, to be cut by :func:`espnet_warmup.corpora.segments.cut_segments` (its utt2dur, if
-    any, is not used: the cut gives the duration).
+    any, is not used: the cut gives the duration). An archive entry (``x.ark:123``, audio
+    written by Kaldi's wav-copy or ESPnet's ark formats) gets a segment spanning its whole
+    recording, so it is extracted to a wav file the same way.
     """
     for name in ("wav.scp", "text"):
         if not (path / name).is_file():
@@ -143,6 +146,9 @@ def read_data_dir(path: Path, default_lang: str = "") -> Iterator[Utterance | Ex
             lang, words = words[0][1:-1], words[1:]
         segment = segments.get(utt) if segments is not None else None
         audio = wav.get(segment.recording if segment else utt)
+        if segments is None and audio is not None and is_archive_entry(audio):
+            # audio inside a Kaldi/ESPnet archive: extracted like a segment spanning its recording
+            segment = Segment(utt, 0.0, None, None, f"{path / 'wav.scp'}")
         norm = normalize_text(" ".join(words))
         if segments is not None and segment is None:
             yield Excluded(utt, "no segments entry", source)

@@ -41,6 +41,7 @@ from urllib.parse import quote
 
 from espnet_warmup.atomic import atomic_write_text
 from espnet_warmup.corpora.base import Excluded, Segment, Utterance, is_file_entry, read_text_lines
+from espnet_warmup.wavscp import ArchiveError, archive_entry_wav_bytes, is_archive_entry
 
 #: seconds by which a segment may end after its recording and still be kept (clipped to the
 #: recording's end); further out it is excluded. Kaldi's extract-segments default.
@@ -106,6 +107,8 @@ def read_segments(path: Path, recordings: Mapping[str, str]) -> tuple[dict[str, 
 
 
 def _hash(path: Path) -> str:
+    if not path.is_file():  # archive entries without a segments file
+        return "none"
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -191,8 +194,11 @@ def _open(entry: str):
             tail = _one_line(proc.stderr.decode("utf-8", "replace"))
             return f"recording command failed ({how}{': ' + tail if tail else ''}): {entry}"
         source = io.BytesIO(proc.stdout)
-    elif not is_file_entry(entry):
-        return f"recording entry not supported (an archive offset; give a file or 'command |'): {entry}"
+    elif is_archive_entry(entry):
+        try:
+            source = io.BytesIO(archive_entry_wav_bytes(entry))
+        except ArchiveError as err:
+            return f"recording unreadable ({err}): {entry}"
     elif not os.path.exists(entry):
         return f"recording file missing: {entry}"
     else:

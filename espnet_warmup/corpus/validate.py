@@ -23,6 +23,8 @@ import sys
 
 import soundfile
 
+from espnet_warmup.wavscp import is_archive_entry
+
 REQUIRED = ("wav.scp", "text", "utt2spk", "spk2utt")
 MAX_ERRORS_PER_FILE = 10
 _SPECIAL_TOKEN = re.compile(r"^<[^<>\s]+>$")
@@ -154,6 +156,10 @@ def _check_audio(wav_scp: _Table, fs: int | None, errors: list[str]) -> None:
             errors.append(f"{where}: no audio path for {key!r}")
         elif value.endswith("|"):
             continue  # a command pipe: only running it would tell, as in Kaldi
+        elif is_archive_entry(value):
+            ark = value.rpartition(":")[0]
+            if not os.path.isfile(ark):
+                errors.append(f"{where}: archive {ark} of {key!r} does not exist")
         elif not os.path.isfile(value):
             errors.append(f"{where}: audio file {value} does not exist")
         else:

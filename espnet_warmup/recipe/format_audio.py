@@ -1,8 +1,9 @@
 """Stage 3: read every wav.scp entry, check it, and write it as 16-bit mono wav at the target rate.
 
 One job of a ``run.pl JOB=1:N`` array handles one split of wav.scp. An entry is a file
-path (anything soundfile reads: wav, flac, ...) or a Kaldi pipe ``command |`` whose
-stdout is audio (e.g. the sox speed-perturbation pipes of stage 2). Multi-channel audio
+path (anything soundfile reads: wav, flac, ...), a Kaldi pipe ``command |`` whose
+stdout is audio (e.g. the sox speed-perturbation pipes of stage 2), or an archive offset
+``x.ark:123`` (:mod:`espnet_warmup.wavscp`). Multi-channel audio
 is mixed down to mono; other rates are resampled (polyphase, scipy).
 
 Unreadable, missing or empty audio is an error: the job reports every bad utterance with
@@ -30,6 +31,7 @@ import numpy as np
 import soundfile as sf
 
 from espnet_warmup.recipe.datadir import read_kv, write_kv
+from espnet_warmup.wavscp import ArchiveError, archive_entry_wav_bytes, is_archive_entry
 
 
 class AudioError(Exception):
@@ -45,6 +47,11 @@ def load_entry(value: str) -> tuple[np.ndarray, int]:
             err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
             raise AudioError(f"command failed (exit {proc.returncode}): {err[-1] if err else ''}")
         source = io.BytesIO(proc.stdout)
+    elif is_archive_entry(value):
+        try:
+            source = io.BytesIO(archive_entry_wav_bytes(value))
+        except ArchiveError as err:
+            raise AudioError(str(err)) from None
     else:
         if not os.path.exists(value):
             raise AudioError("file not found")

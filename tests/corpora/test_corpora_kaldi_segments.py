@@ -221,7 +221,7 @@ def test_a_rerun_keeps_complete_cuts_and_recuts_the_rest(tmp_path, data_sh):
     assert runs(rep["counter"]) == 3
 
 
-def test_end_minus_one_runs_to_the_end_and_archive_entries_are_reported(tmp_path):
+def test_end_minus_one_runs_to_the_end_and_a_missing_archive_is_reported(tmp_path):
     rep = replicas.kaldi_segmented(tmp_path / "k")
     d = rep["dir"]
     (d / "segments").write_text("spk1-a1 recA 2.25 -1\nspk3-b1 recB 0.5 -1\nspk9-x1 recX 0 1\n")
@@ -240,7 +240,7 @@ def test_end_minus_one_runs_to_the_end_and_archive_entries_are_reported(tmp_path
     assert dict(read_kv(data / "train" / "utt2dur")) == {"spk1-a1": "0.750", "spk3-b1": "1.500"}
     part = data / "local" / "kaldi_train_seg"
     assert excluded(part) == {"spk9-x1": (
-        "recording entry not supported (an archive offset; give a file or 'command |'): data/raw.ark:123",
+        "recording unreadable (archive file missing: data/raw.ark): data/raw.ark:123",
         f"{d}/segments:3")}
     # Rerun of an unfinished part: the file's length is read from its header, so its cut to the
     # end is kept; a command's length is only known by running it again.
