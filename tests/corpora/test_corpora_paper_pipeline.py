@@ -64,9 +64,12 @@ def test_tiny_pipeline_trains_and_scores_on_two_corpora_two_languages(tmp_path):
     train = read_kv(recipe / "data" / "train" / "text")
     assert set(train) == set(cv["train"]) | set(mls["train"])
     assert {v.split()[0] for v in train.values()} == {"<en>", "<it>"}
-    # Stage 3: Common Voice's 48 kHz mp3 became 16 kHz audio ESPnet reads.
-    for path in read_kv(recipe / "dump" / "raw" / "test_commonvoice_en_test" / "wav.scp").values():
-        assert sf.info(path).samplerate == 16000
+    # Stage 3: Common Voice's 48 kHz mp3 became 16 kHz audio ESPnet reads, as flac (this recipe's
+    # --audio_format; ESPnet trained and decoded from it below).
+    dump = recipe / "dump" / "raw" / "test_commonvoice_en_test"
+    assert (dump / "audio_format").read_text().strip() == "flac"
+    for path in read_kv(dump / "wav.scp").values():
+        assert path.endswith(".flac") and sf.info(path).format == "FLAC" and sf.info(path).samplerate == 16000
     # Stages 5 and 11: char tokens include the language tags; the policy's scheduler was used.
     tokens = (recipe / "data" / "token_list" / "char" / "tokens.txt").read_text().split()
     assert {"<en>", "<it>"} <= set(tokens)

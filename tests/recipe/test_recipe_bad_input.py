@@ -39,6 +39,8 @@ def test_bad_boolean_and_bad_number_are_rejected(tmp_path):
     assert out.returncode == 1 and './asr.sh: expected "true" or "false": --monitor yes' in out.stderr
     out = run_recipe(recipe, "--nj", "two")
     assert out.returncode == 1 and "ERROR: --nj must be a non-negative integer, got 'two'" in out.stderr
+    out = run_recipe(recipe, "--audio_format", "mp3")
+    assert out.returncode == 1 and "ERROR: --audio_format must be wav or flac, got 'mp3'" in out.stderr
 
 
 def test_help_lists_the_options(tmp_path):
@@ -49,7 +51,7 @@ def test_help_lists_the_options(tmp_path):
                 "--train_config", "--asr_config", "--inference_config", "--token_type", "--nbpe", "--bpemode",
                 "--lang", "--expdir", "--dumpdir", "--speed_perturb_factors", "--train_args", "--asr_args",
                 "--inference_args", "--corpus", "--train_set", "--valid_set", "--test_sets", "--python",
-                "--monitor"):
+                "--monitor", "--audio_format", "--fs"):
         assert opt in out.stderr, opt
 
 

@@ -142,6 +142,23 @@ def test_format_audio_resamples_runs_pipes_and_counts_samples(tmp_path):
     assert rate == 16000 and data.ndim == 1
 
 
+def test_format_audio_writes_flac_with_the_same_samples_as_wav(tmp_path):
+    d = make_dir(tmp_path, TEXTS, fs=8000, seconds=0.5)
+    outs = {}
+    for fmt in ("wav", "flac"):
+        assert format_audio.format_split(str(d / "wav.scp"), 16000, str(tmp_path / fmt), str(tmp_path / f"{fmt}.scp"),
+                                         str(tmp_path / f"{fmt}.n"), audio_format=fmt) == []
+        outs[fmt] = datadir.read_kv(tmp_path / f"{fmt}.scp")
+        assert all(p.endswith(f".{fmt}") and sf.info(p).subtype == "PCM_16" for p in outs[fmt].values())
+        assert datadir.read_kv(tmp_path / f"{fmt}.n") == datadir.read_kv(tmp_path / "wav.n")
+    for utt, path in outs["flac"].items():
+        assert sf.info(path).format == "FLAC"
+        np.testing.assert_array_equal(sf.read(path, dtype="int16")[0], sf.read(outs["wav"][utt], dtype="int16")[0])
+    with pytest.raises(ValueError, match="audio format must be one of wav, flac, got 'mp3'"):
+        format_audio.format_split(str(d / "wav.scp"), 16000, str(tmp_path / "x"), str(tmp_path / "x.scp"),
+                                  str(tmp_path / "x.n"), audio_format="mp3")
+
+
 def test_format_audio_names_every_missing_or_corrupt_file_and_writes_nothing(tmp_path):
     d = make_dir(tmp_path, TEXTS)
     (d / "wav" / "spkA-u2.wav").write_bytes(b"RIFF\x00\x00garbage")

@@ -47,6 +47,7 @@ local_data_opts=""      # options for local/data.sh
 corpus=""               # passed to local/data.sh as --corpus (empty: its default)
 speed_perturb_factors="" # e.g. "0.9 1.0 1.1"; the train set becomes <train_set>_sp
 fs=16k                  # sample rate of the formatted audio
+audio_format=wav        # formatted audio: wav or flac (16-bit PCM either way; flac is smaller)
 min_wav_duration=0.1    # seconds; shorter train/valid utterances are dropped (stage 4)
 max_wav_duration=20     # seconds; longer train/valid utterances are dropped (stage 4)
 
@@ -106,6 +107,7 @@ Options (Kaldi style: --name value; --foo-bar == --foo_bar):
   --corpus                 # passed to local/data.sh as --corpus (default: its own)
   --speed_perturb_factors  # e.g. "0.9 1.0 1.1" (default: "${speed_perturb_factors}")
   --fs                     # sample rate of the formatted audio (default: ${fs})
+  --audio_format           # wav or flac, the formatted audio's container (default: ${audio_format})
   --min_wav_duration, --max_wav_duration  # seconds (default: ${min_wav_duration}, ${max_wav_duration})
   --token_type             # bpe, char or word (default: ${token_type})
   --nbpe, --bpemode        # sentencepiece settings (default: ${nbpe}, ${bpemode})
@@ -179,6 +181,7 @@ case "${fs}" in
     *) fs_hz=${fs} ;;
 esac
 [[ "${fs_hz}" =~ ^[0-9]+$ ]] && [ "${fs_hz}" -gt 0 ] || die "--fs must be like 16k or 16000, got '${fs}'"
+case "${audio_format}" in wav|flac) ;; *) die "--audio_format must be wav or flac, got '${audio_format}'" ;; esac
 
 # Which stages run: stage <= N <= stop_stage and N not skipped (ESPnet's rules).
 if [ "${skip_data_prep}" = true ]; then skip_stages+=" 1 2 3 4 5"; fi
@@ -367,7 +370,7 @@ fi
 
 # ---------------------------------------------------------------------------- stage 3
 if run_stage 3; then
-    log "Stage 3: Format audio: data/<set> -> ${data_feats}/{org/${train_set},org/${valid_set},$(echo ${test_sets} | tr ' ' ',')} at ${fs_hz} Hz"
+    log "Stage 3: Format audio: data/<set> -> ${data_feats}/{org/${train_set},org/${valid_set},$(echo ${test_sets} | tr ' ' ',')} at ${fs_hz} Hz as ${audio_format}"
     for dset in "${train_set}" "${valid_set}" ${test_sets}; do
         if [ "${dset}" = "${train_set}" ] || [ "${dset}" = "${valid_set}" ]; then
             _out=${data_feats}/org/${dset}
@@ -375,7 +378,7 @@ if run_stage 3; then
             _out=${data_feats}/${dset}
         fi
         validate_data_dir "data/${dset}"
-        _sig="fs=${fs_hz} src=$(checksum data/${dset}/wav.scp data/${dset}/text data/${dset}/utt2spk)"
+        _sig="fs=${fs_hz} format=${audio_format} src=$(checksum data/${dset}/wav.scp data/${dset}/text data/${dset}/utt2spk)"
         if is_done "${_out}/.done_format" "${_sig}"; then
             log "Stage 3: ${_out}: already done, skipped"
             continue
@@ -390,7 +393,7 @@ if run_stage 3; then
         _splits=()
         for n in $(seq "${_n}"); do _splits+=("${_logdir}/keys.${n}.scp"); done
         python3 -m espnet_warmup.recipe.scp split "data/${dset}/wav.scp" "${_splits[@]}"
-        _cmd="python3 -m espnet_warmup.recipe.format_audio --fs ${fs_hz} --audio-dir ${_out}/data/format.JOB --out-wav-scp ${_logdir}/wav.JOB.scp --out-num-samples ${_logdir}/utt2num_samples.JOB ${_logdir}/keys.JOB.scp"
+        _cmd="python3 -m espnet_warmup.recipe.format_audio --fs ${fs_hz} --audio-format ${audio_format} --audio-dir ${_out}/data/format.JOB --out-wav-scp ${_logdir}/wav.JOB.scp --out-num-samples ${_logdir}/utt2num_samples.JOB ${_logdir}/keys.JOB.scp"
         write_resume_script "${_out}" 3
         # shellcheck disable=SC2086
         ${train_cmd} JOB=1:"${_n}" "${_logdir}/format_audio.JOB.log" ${_cmd} \
@@ -400,7 +403,7 @@ if run_stage 3; then
         mv "${_out}/wav.scp.tmp" "${_out}/wav.scp"
         mv "${_out}/utt2num_samples.tmp" "${_out}/utt2num_samples"
         echo raw > "${_out}/feats_type"
-        echo wav > "${_out}/audio_format"
+        echo "${audio_format}" > "${_out}/audio_format"
         validate_data_dir "${_out}"
         mark_done "${_out}/.done_format" "${_sig}"
     done

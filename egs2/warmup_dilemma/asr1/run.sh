@@ -47,6 +47,7 @@ inference_config=conf/decode.yaml
     --lang noinfo \
     --token_type bpe \
     --nbpe 16000 \
+    --audio_format flac \
     --min_wav_duration 0.1 \
     --max_wav_duration 30 \
     --corpus "${corpus}" \
