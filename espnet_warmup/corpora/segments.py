@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 from urllib.parse import quote
 
-from espnet_warmup.atomic import atomic_write_text
+from espnet_warmup.atomic import atomic_output, atomic_write_text
 from espnet_warmup.corpora.base import Excluded, Segment, Utterance, is_file_entry, read_text_lines
 from espnet_warmup.wavscp import ArchiveError, archive_entry_wav_bytes, is_archive_entry
 
@@ -215,24 +215,11 @@ def _open(entry: str):
 
 
 def _write_wav(path: str, data, rate: int) -> None:
-    """Write 16-bit PCM to a temporary name beside ``path``, fsync, rename over ``path``."""
+    """Write 16-bit PCM wav to ``path`` atomically (temp name, fsync, rename)."""
     import soundfile
 
-    head, name = os.path.split(path)
-    tmp = os.path.join(head, f".{name}.{os.getpid()}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-        with os.fdopen(fd, "wb") as f:
-            soundfile.write(f, data, rate, format="WAV", subtype="PCM_16")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_output(path, "wb") as f:
+        soundfile.write(f, data, rate, format="WAV", subtype="PCM_16")
 
 
 def _cut_recording(job: tuple[str, list[Item]]) -> tuple[list[Result], bool]:
