@@ -1,4 +1,7 @@
-"""wav.scp entries that are Kaldi archive offsets (``/path/to/x.ark:123``).
+"""Reading wav.scp entries: file paths, Kaldi pipes (``cmd |``) and archive offsets (``x.ark:123``).
+
+:func:`audio_source` turns any entry into something soundfile opens, the one place where the
+three kinds are told apart.
 
 Kaldi and ESPnet can keep audio in archives: ``wav-copy`` writes wav data into an ark
 (Kaldi's ``RIFF`` payload), and ESPnet's format stage with ``--audio_format flac.ark`` /
@@ -24,12 +27,46 @@ class ArchiveError(Exception):
     """The audio at an archive offset cannot be read; the message says why."""
 
 
+class CommandError(Exception):
+    """A pipe entry's command failed: ``returncode`` (negative: killed by that signal), ``stderr``."""
+
+    def __init__(self, returncode: int, stderr: str):
+        super().__init__(f"exit {returncode}")
+        self.returncode, self.stderr = returncode, stderr
+
+
+def is_pipe_entry(entry: str) -> bool:
+    return entry.endswith("|")
+
+
 def is_archive_entry(entry: str) -> bool:
     """Whether a wav.scp value is an archive offset ``path:<byte offset>`` (not a pipe)."""
-    if entry.endswith("|"):
+    if is_pipe_entry(entry):
         return False
     head, sep, tail = entry.rpartition(":")
     return bool(sep and head and tail.isdigit())
+
+
+def is_file_entry(entry: str) -> bool:
+    """Whether a wav.scp value is a plain file path (neither a pipe nor an archive offset)."""
+    return not is_pipe_entry(entry) and not is_archive_entry(entry)
+
+
+def audio_source(entry: str) -> str | io.BytesIO:
+    """What soundfile can open for a wav.scp value: the path itself for a file (existence is
+    the caller's check), else the audio bytes of the pipe's stdout or of the archive offset.
+    Raises :class:`CommandError` or :class:`ArchiveError`."""
+    import subprocess
+
+    if is_pipe_entry(entry):
+        proc = subprocess.run(entry[:-1].strip(), shell=True, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if proc.returncode != 0:
+            raise CommandError(proc.returncode, proc.stderr.decode("utf-8", "replace"))
+        return io.BytesIO(proc.stdout)
+    if is_archive_entry(entry):
+        return io.BytesIO(archive_entry_wav_bytes(entry))
+    return entry
 
 
 def load_archive_entry(entry: str):

@@ -12,8 +12,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
-from espnet_warmup.wavscp import is_archive_entry
-
 #: The split roles: training data, validation data (ESPnet's --valid_set) and test sets.
 ROLES = ("train", "dev", "test")
 
@@ -113,12 +111,6 @@ def make_ids(corpus: str, lang: str, speaker: str, local_id: str) -> tuple[str, 
     spk = f"{corpus}_{lang}-{safe_id(speaker)}"
     local = _UNSAFE_LOCAL.sub("_", local_id.strip())
     return (f"{spk}-{local}" if local else spk), spk
-
-
-def is_file_entry(entry: str) -> bool:
-    """Whether a wav.scp entry is a plain file path: not a pipe (``cmd |``) nor an archive
-    offset (``foo.ark:123``), which soundfile cannot open."""
-    return not entry.endswith("|") and not is_archive_entry(entry)
 
 
 def read_text_lines(path: Path) -> Iterator[tuple[int, str, str]]:

@@ -17,10 +17,10 @@ import shutil
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from espnet_warmup.corpora.base import Excluded, LayoutError, Segment, Utterance, is_file_entry, read_text_lines
+from espnet_warmup.corpora.base import Excluded, LayoutError, Segment, Utterance, read_text_lines
 from espnet_warmup.corpora.normalize import normalize_text
 from espnet_warmup.corpora.segments import read_segments
-from espnet_warmup.wavscp import is_archive_entry
+from espnet_warmup.wavscp import is_archive_entry, is_file_entry
 
 #: marker written last into a finished data dir (with what it was made from)
 DONE = ".done"

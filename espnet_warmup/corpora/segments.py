@@ -28,11 +28,9 @@ does), a missing or unreadable recording, a failing command (:func:`cut_segments
 from __future__ import annotations
 
 import hashlib
-import io
 import math
 import os
 import shutil
-import subprocess
 from dataclasses import replace
 from multiprocessing import Pool
 from pathlib import Path
@@ -40,8 +38,8 @@ from typing import Mapping, Sequence
 from urllib.parse import quote
 
 from espnet_warmup.atomic import atomic_output, atomic_write_text
-from espnet_warmup.corpora.base import Excluded, Segment, Utterance, is_file_entry, read_text_lines
-from espnet_warmup.wavscp import ArchiveError, archive_entry_wav_bytes, is_archive_entry
+from espnet_warmup.corpora.base import Excluded, Segment, Utterance, read_text_lines
+from espnet_warmup.wavscp import ArchiveError, CommandError, audio_source, is_file_entry
 
 #: seconds by which a segment may end after its recording and still be kept (clipped to the
 #: recording's end); further out it is excluded. Kaldi's extract-segments default.
@@ -185,24 +183,17 @@ def _open(entry: str):
     """A soundfile.SoundFile on the recording, or the reason it cannot be read."""
     import soundfile
 
-    if entry.endswith("|"):
-        command = entry[:-1].strip()
-        proc = subprocess.run(command, shell=True, stdin=subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        if proc.returncode != 0:
-            how = f"exit {proc.returncode}" if proc.returncode > 0 else f"killed by signal {-proc.returncode}"
-            tail = _one_line(proc.stderr.decode("utf-8", "replace"))
-            return f"recording command failed ({how}{': ' + tail if tail else ''}): {entry}"
-        source = io.BytesIO(proc.stdout)
-    elif is_archive_entry(entry):
-        try:
-            source = io.BytesIO(archive_entry_wav_bytes(entry))
-        except ArchiveError as err:
-            return f"recording unreadable ({err}): {entry}"
-    elif not os.path.exists(entry):
+    if is_file_entry(entry) and not os.path.exists(entry):
         return f"recording file missing: {entry}"
-    else:
-        source = entry
+    try:
+        source = audio_source(entry)
+    except CommandError as err:
+        rc = err.returncode
+        how = f"exit {rc}" if rc > 0 else f"killed by signal {-rc}"
+        tail = _one_line(err.stderr)
+        return f"recording command failed ({how}{': ' + tail if tail else ''}): {entry}"
+    except ArchiveError as err:
+        return f"recording unreadable ({err}): {entry}"
     try:
         f = soundfile.SoundFile(source)
     except Exception as e:  # libsndfile raises RuntimeError/LibsndfileError/TypeError

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import subprocess
 import sys
 from math import gcd
 from pathlib import Path
@@ -35,7 +34,7 @@ import numpy as np
 import soundfile as sf
 
 from espnet_warmup.recipe.datadir import read_kv, write_kv
-from espnet_warmup.wavscp import ArchiveError, archive_entry_wav_bytes, is_archive_entry
+from espnet_warmup.wavscp import ArchiveError, CommandError, audio_source, is_file_entry
 
 
 class AudioError(Exception):
@@ -44,22 +43,15 @@ class AudioError(Exception):
 
 def load_entry(value: str) -> tuple[np.ndarray, int]:
     """Audio samples (float, frames x channels) and rate for one wav.scp value."""
-    if value.endswith("|"):
-        cmd = value[:-1].strip()
-        proc = subprocess.run(cmd, shell=True, capture_output=True)
-        if proc.returncode != 0:
-            err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-            raise AudioError(f"command failed (exit {proc.returncode}): {err[-1] if err else ''}")
-        source = io.BytesIO(proc.stdout)
-    elif is_archive_entry(value):
-        try:
-            source = io.BytesIO(archive_entry_wav_bytes(value))
-        except ArchiveError as err:
-            raise AudioError(str(err)) from None
-    else:
-        if not os.path.exists(value):
-            raise AudioError("file not found")
-        source = value
+    if is_file_entry(value) and not os.path.exists(value):
+        raise AudioError("file not found")
+    try:
+        source = audio_source(value)
+    except CommandError as err:
+        last = err.stderr.strip().splitlines()
+        raise AudioError(f"command failed (exit {err.returncode}): {last[-1] if last else ''}") from None
+    except ArchiveError as err:
+        raise AudioError(str(err)) from None
     try:
         data, rate = sf.read(source, dtype="float32", always_2d=True)
     except Exception as err:  # soundfile raises several types for corrupt data
