@@ -216,8 +216,9 @@ def build_report(exps: list[Path], out: Path, images_dir: Path, target_acc: floa
     if details:
         lines += ["## Per-experiment details", "",
                   "Scores per test set and language, the config and the exact command of each run:", ""]
-        lines += [f"- `{e.name}`: [{os.path.relpath(e / 'RESULTS.md', out.parent)}]"
-                  f"({os.path.relpath(e / 'RESULTS.md', out.parent)})" for e in details]
+        for e in details:
+            link = os.path.relpath(e / "RESULTS.md", out.parent)
+            lines.append(f"- `{e.name}`: [{link}]({link})")
         lines.append("")
 
     lines += ["## Pictures", ""]

@@ -23,7 +23,7 @@ import sys
 
 import soundfile
 
-from espnet_warmup.wavscp import is_archive_entry
+from espnet_warmup.wavscp import is_archive_entry, is_pipe_entry
 
 REQUIRED = ("wav.scp", "text", "utt2spk", "spk2utt")
 MAX_ERRORS_PER_FILE = 10
@@ -154,7 +154,7 @@ def _check_audio(wav_scp: _Table, fs: int | None, errors: list[str]) -> None:
         where = f"{wav_scp.path} line {wav_scp.lines[key]}"
         if not value:
             errors.append(f"{where}: no audio path for {key!r}")
-        elif value.endswith("|"):
+        elif is_pipe_entry(value):
             continue  # a command pipe: only running it would tell, as in Kaldi
         elif is_archive_entry(value):
             ark = value.rpartition(":")[0]

@@ -22,14 +22,14 @@ from collections import OrderedDict
 from pathlib import Path
 
 from espnet_warmup.recipe.datadir import DataDirError, combine_dirs, copy_dir, read_kv, write_kv
-from espnet_warmup.wavscp import archive_pipe, is_archive_entry
+from espnet_warmup.wavscp import archive_pipe, is_archive_entry, is_pipe_entry
 
 
 def perturbed_wav_entry(value: str, factor: float) -> str:
     """The wav.scp value that yields ``value``'s audio sped up by ``factor``."""
     if is_archive_entry(value):  # audio in an archive: sox reads it from our reader's pipe
         value = archive_pipe(value)
-    if value.endswith("|"):  # already a pipe: chain sox after it
+    if is_pipe_entry(value):  # already a pipe: chain sox after it
         return f"{value} sox -t wav - -t wav - speed {factor:g} |"
     return f"sox -t wav {shlex.quote(value)} -t wav - speed {factor:g} |"
 

@@ -46,8 +46,9 @@ def test_archive_entries_are_recognised_and_read_exactly(tmp_path):
     for entry in ("/x/a.wav", "sox a.wav -t wav - |", "cat x.ark:12 |", ":12", "a.ark:12x"):
         assert not wavscp.is_archive_entry(entry), entry
     for utt, (entry, samples, rate) in arcs.items():
-        data, fs = sf.read(io.BytesIO(wavscp.archive_entry_wav_bytes(entry)), dtype="int16")
-        assert fs == rate and sf.info(io.BytesIO(wavscp.archive_entry_wav_bytes(entry))).subtype == "PCM_16"
+        wav = wavscp.archive_entry_wav_bytes(entry)
+        data, fs = sf.read(io.BytesIO(wav), dtype="int16")
+        assert fs == rate and sf.info(io.BytesIO(wav)).subtype == "PCM_16"
         np.testing.assert_array_equal(data, samples, err_msg=utt)
 
 
