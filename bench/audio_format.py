@@ -2,7 +2,7 @@
 
     python bench/audio_format.py bench_out/recipe/data/train/wav.scp [--limit 2000] [--rounds 3]
 
-Formats the first ``--limit`` entries of a wav.scp with ``espnet_warmup.recipe.format_audio``
+Formats the first ``--limit`` entries of a wav.scp with ``espnet_warmup.recipe.stages.format_audio``
 into each container (16 kHz, 16-bit), ``--rounds`` times, interleaved, and reports the median
 wall time and the bytes written, each as a ratio to wav. Also checks that both containers
 hold the same samples.
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from espnet_warmup.recipe import format_audio
+from espnet_warmup.recipe.stages import format_audio
 from espnet_warmup.recipe.datadir import read_kv, write_kv
 
 

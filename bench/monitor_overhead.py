@@ -34,7 +34,7 @@ def main() -> int:
         log = Path(tmp) / "train.log"
         log.write_text("")
         job = subprocess.Popen(["sleep", str(args.seconds)])
-        mon = subprocess.Popen([sys.executable, "-m", "espnet_warmup.analysis.monitor", "--log", str(log),
+        mon = subprocess.Popen([sys.executable, "-m", "espnet_warmup.recipe.analysis.monitor", "--log", str(log),
                                 "--follow-pid", str(job.pid), "--poll", str(args.poll)],
                                stderr=subprocess.DEVNULL)
         t0, n = time.monotonic(), 0

@@ -13,11 +13,11 @@ import sys
 #: subcommand -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "check-config": ("espnet_warmup.check_config", "report config mistakes that silently hurt a run"),
-    "plot-lr": ("espnet_warmup.analysis.plot_lr", "plot the LR curves of ESPnet training configs"),
-    "curves": ("espnet_warmup.analysis.curves", "training curves (loss, acc, LR, grad norm) of exp dirs"),
-    "monitor": ("espnet_warmup.analysis.monitor", "follow a train.log and warn when training diverges"),
-    "score": ("espnet_warmup.scoring.cli", "score hypotheses against references (WER/CER, result.txt)"),
-    "report": ("espnet_warmup.report", "write RESULTS.md across experiments (recipe stage 14)"),
+    "plot-lr": ("espnet_warmup.recipe.analysis.plot_lr", "plot the LR curves of ESPnet training configs"),
+    "curves": ("espnet_warmup.recipe.analysis.curves", "training curves (loss, acc, LR, grad norm) of exp dirs"),
+    "monitor": ("espnet_warmup.recipe.analysis.monitor", "follow a train.log and warn when training diverges"),
+    "score": ("espnet_warmup.recipe.scoring.cli", "score hypotheses against references (WER/CER, result.txt)"),
+    "report": ("espnet_warmup.recipe.report", "write RESULTS.md across experiments (recipe stage 14)"),
 }
 
 

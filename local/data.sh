@@ -4,7 +4,7 @@
 # Writes Kaldi data dirs data/{train,dev,test} (wav.scp text utt2spk spk2utt utt2lang utt2dur) and the
 # audio under downloads/synth/. Options follow Kaldi's parse_options.sh (--foo-bar == --foo_bar, each takes
 # a value, unknown option = error); `local/data.sh --help` lists them. The logic (planning, parallel
-# synthesis, markers, validation) lives in espnet_warmup/corpus/ so it is tested with pytest; this file
+# synthesis, markers, validation) lives in espnet_warmup/recipe/data/embedded/ so it is tested with pytest; this file
 # only sets up the environment and passes the options on.
 set -eo pipefail
 
@@ -12,4 +12,4 @@ set -eo pipefail
 if [ -f ./path.sh ]; then . ./path.sh; elif [ -f local/path.sh ]; then . local/path.sh; fi
 set -u
 
-exec python3 -m espnet_warmup.corpus.prepare "$@"
+exec python3 -m espnet_warmup.recipe.data.embedded.prepare "$@"

@@ -1,4 +1,4 @@
-"""espnet_warmup.atomic: an output is either the old file or the complete new one."""
+"""espnet_warmup.recipe.atomic: an output is either the old file or the complete new one."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from espnet_warmup.atomic import atomic_output, atomic_write_text
+from espnet_warmup.recipe.atomic import atomic_output, atomic_write_text
 
 
 def test_binary_output_replaces_the_file_only_when_the_block_succeeds(tmp_path):

@@ -1,13 +1,18 @@
-"""Python side of the recipe engine (``egs2/TEMPLATE/asr1/asr.sh``).
+"""The recipe toolkit: everything behind ``run.sh`` / ``asr.sh`` that is not the plugin.
 
-The shell engine stays thin glue; each stage's logic lives in a small module here with a
-``python -m espnet_warmup.recipe.<module>`` command line, so it can be unit-tested:
+Installed with the ``recipe`` extra (``pip install "espnet-warmup[recipe]"``; ``install.sh`` installs
+everything). The plugin core one level up (schedules, schedulers, registry, launcher, check-config)
+never imports from here.
 
-- :mod:`.datadir`        Kaldi data dirs: read/write ``key value`` files, validate, copy, combine, fix
-- :mod:`.scp`            split and filter scp/key files (``utils/split_scp.pl``, ``utils/filter_scp.pl``)
-- :mod:`.speed_perturb`  stage 2: speed-perturbed copies of a data dir (sox pipes in wav.scp)
-- :mod:`.format_audio`   stage 3: decode/resample audio to 16-bit wav files + ``utt2num_samples``
-- :mod:`.length_filter`  stage 4: drop too short/long utterances from train/valid
-- :mod:`.token_list`     stage 5: BPE (sentencepiece), char and word token lists in ESPnet's format
-- :mod:`.decode_merge`   stage 12: merge the per-job ``1best_recog`` outputs of a decode
+Subpackages and modules (one concept each):
+    data/        stage 1: one data-prep pipeline; the embedded corpus, real corpora and Kaldi dirs are sources
+    datadir      Kaldi data dirs: read/write ``key value`` files, validate, copy, combine, fix
+    stages/      the Python side of asr.sh stages 2-12
+    scoring/     stage 13: WER/CER without sclite, result.txt, RESULTS.md
+    analysis/    LR curves of configs, training curves, spikes, the divergence monitor
+    report       stage 14: RESULTS.md and plots across experiments
+    owsm         published OWSM results to compare with
+    launchers/   the Python core of utils/run.pl and utils/slurm.pl
+    atomic       temp-then-rename writes
+    wavscp       reading wav.scp entries (files, pipes, archives)
 """

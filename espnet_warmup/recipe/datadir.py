@@ -24,7 +24,7 @@ import sys
 from collections import OrderedDict
 from pathlib import Path
 
-from espnet_warmup.atomic import atomic_write_text
+from espnet_warmup.recipe.atomic import atomic_write_text
 
 #: Per-utterance files a stage may carry along (besides wav.scp, text, utt2spk).
 UTT_FILES = ("wav.scp", "text", "utt2spk", "utt2lang", "utt2dur", "utt2num_samples", "utt2category")

@@ -58,7 +58,7 @@ def _wait(proc: subprocess.Popen, timeout: float) -> tuple[int, float]:
 
 
 def _monitor(log: Path, pid: int, *extra: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "espnet_warmup.analysis.monitor", "--log", str(log),
+    cmd = [sys.executable, "-m", "espnet_warmup.recipe.analysis.monitor", "--log", str(log),
            "--follow-pid", str(pid), "--poll", "0.2", *extra]
     return subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
 

@@ -8,7 +8,7 @@ import statistics
 import pytest
 
 from espnet_warmup import cli
-from espnet_warmup.analysis import curves, logs
+from espnet_warmup.recipe.analysis import curves, logs
 
 
 @pytest.mark.slow

@@ -6,8 +6,8 @@ import pytest
 import yaml
 
 from espnet_warmup import cli
-from espnet_warmup.analysis.config_lr import ConfigError, lr_curve
-from espnet_warmup.analysis.plot_lr import plot_lr
+from espnet_warmup.recipe.analysis.config_lr import ConfigError, lr_curve
+from espnet_warmup.recipe.analysis.plot_lr import plot_lr
 
 PEAK, W = 2e-4, 50000
 CONFIGS = {

@@ -9,7 +9,7 @@ import re
 import pytest
 import torch
 
-from espnet_warmup.analysis import logs, monitor, spikes
+from espnet_warmup.recipe.analysis import logs, monitor, spikes
 
 pytestmark = pytest.mark.slow
 
@@ -161,7 +161,7 @@ def _follow(log, pid, out):
     import subprocess
     import sys
 
-    return subprocess.Popen([sys.executable, "-m", "espnet_warmup.analysis.monitor", "--log", str(log),
+    return subprocess.Popen([sys.executable, "-m", "espnet_warmup.recipe.analysis.monitor", "--log", str(log),
                              "--follow-pid", str(pid), "--poll", "0.1", "--out", str(out)],
                             stderr=subprocess.PIPE, text=True)
 

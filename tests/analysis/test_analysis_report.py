@@ -7,8 +7,8 @@ import shutil
 import pytest
 
 from espnet_warmup import cli
-from espnet_warmup.analysis import curves, logs
-from espnet_warmup.scoring.scorer import score_dir
+from espnet_warmup.recipe.analysis import curves, logs
+from espnet_warmup.recipe.scoring.scorer import score_dir
 
 REF = "u1 <en> the cat sat\nu2 <it> il gatto dorme\n"
 HYPS = {
@@ -96,7 +96,7 @@ def test_report_table_has_wer_cer_per_test_set_and_training_stats_per_policy(exp
 
 @pytest.mark.slow
 def test_report_default_target_is_90_percent_of_best_valid_acc(exp_with_scores, tmp_path):
-    from espnet_warmup.report import build_report, find_experiments
+    from espnet_warmup.recipe.report import build_report, find_experiments
 
     exps = find_experiments(exp_with_scores / "exp", [])
     assert [e.name for e in exps] == ["stable", "unstable"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from espnet_warmup.analysis.config_lr import lr_curve
+from espnet_warmup.recipe.analysis.config_lr import lr_curve
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from espnet_warmup.launchers.common import read_exit_status
+from espnet_warmup.recipe.launchers.common import read_exit_status
 
 from .conftest import SLURM_PL
 

@@ -93,7 +93,7 @@ def commonvoice(root: Path, lang: str = "en", release: str = "cv-corpus-17.0-202
                  "test": ["What time is it?"]}
     if lang == "it":
         sentences = {"train": ["Ciao, mondo!", "L'uomo è arrivato."], "dev": ["Buongiorno."], "test": ["Che ore sono?"]}
-    from espnet_warmup.corpora.normalize import normalize_text
+    from espnet_warmup.recipe.data.normalize import normalize_text
 
     sets: dict = {"train": {}, "dev": {}, f"test_commonvoice_{lang}_test": {}}
     n = 100
@@ -121,7 +121,7 @@ def fleurs(root: Path, lang: str = "it") -> dict:
     raws = {"train": ["Il Sole è una stella.", "Roma, la capitale."], "dev": ["Ciao a tutti!"], "test": ["Due più due."]}
     if lang == "en":
         raws = {"train": ["The Sun is a star.", "Paris, the capital."], "dev": ["Hi all!"], "test": ["Two plus two."]}
-    from espnet_warmup.corpora.normalize import normalize_text
+    from espnet_warmup.recipe.data.normalize import normalize_text
 
     sets: dict = {"train": {}, "dev": {}, f"test_fleurs_{lang}_test": {}}
     n = 1000

@@ -14,10 +14,10 @@ import kaldiio
 import numpy as np
 import soundfile as sf
 
-from espnet_warmup import wavscp
-from espnet_warmup.corpora import prepare
-from espnet_warmup.corpus.validate import validate_data_dir
-from espnet_warmup.recipe import format_audio, speed_perturb
+from espnet_warmup.recipe import wavscp
+from espnet_warmup.recipe.data import prepare
+from espnet_warmup.recipe.data.embedded.validate import validate_data_dir
+from espnet_warmup.recipe.stages import format_audio, speed_perturb
 from espnet_warmup.recipe.datadir import read_kv
 
 
@@ -93,7 +93,7 @@ def test_stage_helpers_read_archive_entries(tmp_path, monkeypatch):
     np.testing.assert_array_equal(np.round(data[:, 0] * 32768).astype(np.int16), samples)
     # ... and so does stage 2's sox pipe (4000 samples at speed 0.5 -> ~8000)
     pipe = speed_perturb.perturbed_wav_entry(entry, 0.5)
-    assert pipe.startswith("python3 -m espnet_warmup.wavscp ") and pipe.endswith("speed 0.5 |")
+    assert pipe.startswith("python3 -m espnet_warmup.recipe.wavscp ") and pipe.endswith("speed 0.5 |")
     slow, fs = format_audio.load_entry(pipe)
     assert fs == 8000 and abs(slow.shape[0] - 8000) <= 8
     # a broken archive entry gets the reason, and validation names the missing archive
@@ -114,12 +114,12 @@ def test_stage_helpers_read_archive_entries(tmp_path, monkeypatch):
 def test_wavscp_cli_writes_the_wav_or_names_the_problem(tmp_path):
     arcs = _archives(tmp_path)
     entry, samples, _ = arcs["u-b"]
-    ok = subprocess.run([sys.executable, "-m", "espnet_warmup.wavscp", entry], capture_output=True)
+    ok = subprocess.run([sys.executable, "-m", "espnet_warmup.recipe.wavscp", entry], capture_output=True)
     assert ok.returncode == 0, ok.stderr
     got, fs = sf.read(io.BytesIO(ok.stdout), dtype="int16")
     assert fs == 16000
     np.testing.assert_array_equal(got, samples)  # both channels
-    bad = subprocess.run([sys.executable, "-m", "espnet_warmup.wavscp", f"{tmp_path}/nope.ark:3"],
+    bad = subprocess.run([sys.executable, "-m", "espnet_warmup.recipe.wavscp", f"{tmp_path}/nope.ark:3"],
                          capture_output=True, text=True)
     assert bad.returncode == 1 and bad.stdout == ""
-    assert bad.stderr == f"espnet_warmup.wavscp: {tmp_path}/nope.ark:3: archive file missing: {tmp_path}/nope.ark\n"
+    assert bad.stderr == f"espnet_warmup.recipe.wavscp: {tmp_path}/nope.ark:3: archive file missing: {tmp_path}/nope.ark\n"

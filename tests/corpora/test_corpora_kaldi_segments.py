@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from espnet_warmup.corpora import prepare
+from espnet_warmup.recipe.data import prepare
 from espnet_warmup.recipe.datadir import read_kv, validate
 from tests.corpora import corpora_replicas as replicas
 

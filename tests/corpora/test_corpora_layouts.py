@@ -103,7 +103,7 @@ def _print_test_sets(*args: str, **env: str) -> list[str]:
     import sys
 
     return subprocess.run(
-        [sys.executable, "-m", "espnet_warmup.corpora.prepare", "--print_test_sets", *args],
+        [sys.executable, "-m", "espnet_warmup.recipe.data.prepare", "--print_test_sets", *args],
         capture_output=True, text=True, check=True, env={**os.environ, **env},
     ).stdout.split()
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from espnet_warmup.corpora.base import CorpusSpecError, make_ids
-from espnet_warmup.corpora.catalog import kaldi_role, parse_spec
-from espnet_warmup.corpora.normalize import normalize_text
+from espnet_warmup.recipe.data.base import CorpusSpecError, make_ids
+from espnet_warmup.recipe.data.catalog import kaldi_role, parse_spec
+from espnet_warmup.recipe.data.normalize import normalize_text
 
 
 @pytest.mark.parametrize("raw, norm", [

@@ -46,7 +46,7 @@ def test_data_sh_writes_valid_kaldi_data_dirs(corpus):
         d = root / "data" / split
         for name in ("wav.scp", "text", "utt2spk", "spk2utt", "utt2lang", "utt2dur", ".done"):
             assert (d / name).is_file(), name
-        proc = subprocess.run([sys.executable, "-m", "espnet_warmup.corpus.validate", str(d), "--fs", "16000"],
+        proc = subprocess.run([sys.executable, "-m", "espnet_warmup.recipe.data.embedded.validate", str(d), "--fs", "16000"],
                               capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
         assert f"{d}: OK" in proc.stderr

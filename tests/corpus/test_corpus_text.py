@@ -4,8 +4,8 @@ import random
 
 import pytest
 
-from espnet_warmup.corpus import plan, text_digits, text_sentences
-from espnet_warmup.corpus.voices import DEFAULT_VARIANTS, DEFAULT_VOICES, speaker_id
+from espnet_warmup.recipe.data.embedded import plan, text_digits, text_sentences
+from espnet_warmup.recipe.data.embedded.voices import DEFAULT_VARIANTS, DEFAULT_VOICES, speaker_id
 
 
 def test_digits_vocabulary_has_93_word_types_sharing_only_zero():

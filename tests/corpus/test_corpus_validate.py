@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from espnet_warmup.corpus.datadir import write_data_dir
-from espnet_warmup.corpus.validate import DataDirError, check_data_dir, validate_data_dir
+from espnet_warmup.recipe.data.embedded.datadir import write_data_dir
+from espnet_warmup.recipe.data.embedded.validate import DataDirError, check_data_dir, validate_data_dir
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def data_dir(tmp_path):
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "espnet_warmup.corpus.validate", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "espnet_warmup.recipe.data.embedded.validate", *map(str, args)],
                           capture_output=True, text=True)
 
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from espnet_warmup.launchers.common import (
+from espnet_warmup.recipe.launchers.common import (
     JobRange,
     UsageError,
     failure_message,

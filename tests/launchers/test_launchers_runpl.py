@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from espnet_warmup.launchers.common import read_exit_status
+from espnet_warmup.recipe.launchers.common import read_exit_status
 
 TRAILER = re.compile(
     r"# Accounting: time=\d+ threads=1\n# Ended \(code (\d+)\) at .+, elapsed time \d+ seconds\n$"
@@ -157,7 +157,7 @@ def test_sigterm_kills_running_tasks_and_records_it(run_pl, tmp_path):
 def test_launcher_does_not_import_torch():
     out = subprocess.run(
         [sys.executable, "-c",
-         "import sys, espnet_warmup.launchers.run_pl, espnet_warmup.launchers.common;"
+         "import sys, espnet_warmup.recipe.launchers.run_pl, espnet_warmup.recipe.launchers.common;"
          "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'espnet2', 'numpy')))"],
         capture_output=True, text=True, check=True,
     )

@@ -7,9 +7,9 @@ import shlex
 
 import pytest
 
-from espnet_warmup.launchers.common import UsageError, parse_command_line
-from espnet_warmup.launchers.slurm_conf import BUILTIN_CONF, load_conf, parse_conf
-from espnet_warmup.launchers.slurm_pl import build_submission, queue_dir_for, split_options
+from espnet_warmup.recipe.launchers.common import UsageError, parse_command_line
+from espnet_warmup.recipe.launchers.slurm_conf import BUILTIN_CONF, load_conf, parse_conf
+from espnet_warmup.recipe.launchers.slurm_pl import build_submission, queue_dir_for, split_options
 
 from .conftest import REPO
 
@@ -157,7 +157,7 @@ def test_queue_dir_follows_kaldi_layout():
 
 
 def test_memory_kill_is_explained_from_slurm_state_output_or_exit_137(tmp_path):
-    from espnet_warmup.launchers.slurm_pl import explain_failure
+    from espnet_warmup.recipe.launchers.slurm_pl import explain_failure
 
     out = tmp_path / "q.1.log"
     out.write_text("slurmstepd: error: StepId=5_1.batch exceeded memory limit (4 > 1), being killed\n")
@@ -179,7 +179,7 @@ def test_memory_kill_is_explained_from_slurm_state_output_or_exit_137(tmp_path):
 
 
 def test_task_without_status_is_explained_and_plain_failures_left_to_the_summary(tmp_path):
-    from espnet_warmup.launchers.slurm_pl import explain_failure
+    from espnet_warmup.recipe.launchers.slurm_pl import explain_failure
 
     state = {"JobState": "NODE_FAIL", "Reason": "NodeDown", "ExitCode": "0:0"}
     assert explain_failure(4, None, "log/x.4.log", "q/x.4.log", state, None) == (

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from espnet_warmup.recipe import datadir, decode_merge, format_audio, length_filter, scp, speed_perturb, token_list
+from espnet_warmup.recipe import datadir
+from espnet_warmup.recipe.stages import decode_merge, format_audio, length_filter, scp, speed_perturb, token_list
 
 
 def make_dir(root: Path, texts: dict[str, str], fs: int = 16000, seconds: float = 0.5) -> Path:
@@ -164,7 +165,7 @@ def test_format_audio_names_every_missing_or_corrupt_file_and_writes_nothing(tmp
     (d / "wav" / "spkA-u2.wav").write_bytes(b"RIFF\x00\x00garbage")
     (d / "wav" / "spkB-u3.wav").unlink()
     out = subprocess.run(
-        [sys.executable, "-m", "espnet_warmup.recipe.format_audio", "--audio-dir", str(tmp_path / "a"),
+        [sys.executable, "-m", "espnet_warmup.recipe.stages.format_audio", "--audio-dir", str(tmp_path / "a"),
          "--out-wav-scp", str(tmp_path / "w"), "--out-num-samples", str(tmp_path / "n"), str(d / "wav.scp")],
         capture_output=True, text=True)
     assert out.returncode == 1

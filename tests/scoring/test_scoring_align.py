@@ -5,7 +5,7 @@ import random
 
 import editdistance
 
-from espnet_warmup.scoring.align import align, edit_distance
+from espnet_warmup.recipe.scoring.align import align, edit_distance
 
 
 def counts(ref: str, hyp: str) -> tuple[int, int, int, int]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from espnet_warmup.scoring import cli, scorer
+from espnet_warmup.recipe.scoring import cli, scorer
 
 REF = """\
 spk1_u1 <en> one two three
@@ -260,7 +260,7 @@ def test_python_m_entry_point_and_console_subcommand_agree(data):
     d, dec = data
     args = ["--ref", str(d / "text"), "--hyp", str(dec / "text"), "--utt2spk", str(d / "utt2spk"),
             "--remove-tokens", "<en> <it>"]  # fmt: skip
-    a = subprocess.run([sys.executable, "-m", "espnet_warmup.scoring.cli", *args, "--outdir", str(dec / "a")],
+    a = subprocess.run([sys.executable, "-m", "espnet_warmup.recipe.scoring.cli", *args, "--outdir", str(dec / "a")],
                        capture_output=True, text=True)  # fmt: skip
     b = subprocess.run([sys.executable, "-m", "espnet_warmup.cli", "score", *args, "--outdir", str(dec / "b")],
                        capture_output=True, text=True)  # fmt: skip
@@ -269,6 +269,6 @@ def test_python_m_entry_point_and_console_subcommand_agree(data):
     ja, jb = (json.loads((dec / x / "scores.json").read_text()) for x in ("a", "b"))
     assert ja["wer"] == jb["wer"] and ja["cer"] == jb["cer"]
     # Each records the command that made it, in a form that can be pasted back.
-    assert ja["meta"]["command"].startswith(f"python -m espnet_warmup.scoring.cli --ref {d / 'text'} ")
+    assert ja["meta"]["command"].startswith(f"python -m espnet_warmup.recipe.scoring.cli --ref {d / 'text'} ")
     assert jb["meta"]["command"].startswith("python -m espnet_warmup.cli score --ref ")
     assert ja["meta"]["command"].endswith("--remove-tokens '<en> <it>' --outdir " + str(dec / "a"))

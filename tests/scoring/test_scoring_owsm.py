@@ -2,7 +2,7 @@
 
 import pytest
 
-from espnet_warmup.owsm import (
+from espnet_warmup.recipe.owsm import (
     OwsmDataError,
     comparison_table,
     load_owsm_results,
@@ -47,7 +47,7 @@ def test_data_file_holds_the_papers_numbers_with_a_source_on_every_row():
         ("aishell_test", ("aishell1", "zho")),
         ("kspon_eval_other", ("ksponspeech_eval_other", "kor")),
         ("test_it", None),
-        # names made by espnet_warmup.corpora (data/test_<corpus>_<lang>_<split>)
+        # names made by espnet_warmup.recipe.data (data/test_<corpus>_<lang>_<split>)
         ("test_librispeech_en_test_other", ("librispeech_test_other", "eng")),
         ("test_mls_it_test", ("mls", "ita")),
         ("test_commonvoice_it_test", None),

@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from espnet_warmup.scoring.align import align
-from espnet_warmup.scoring.sclite import (
+from espnet_warmup.recipe.scoring.align import align
+from espnet_warmup.recipe.scoring.sclite import (
     AvgRow,
     ScoredUtt,
     format_result_txt,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from espnet_warmup.scoring.text import (
+from espnet_warmup.recipe.scoring.text import (
     ScoringInputError,
     char_tokens,
     clean,
@@ -11,7 +11,7 @@ from espnet_warmup.scoring.text import (
     read_kaldi_map,
     remove_tokens,
 )
-from espnet_warmup.scoring.trn import format_trn_line, read_trn, write_trn
+from espnet_warmup.recipe.scoring.trn import format_trn_line, read_trn, write_trn
 
 
 def test_kaldi_text_keeps_empty_transcripts_and_the_rest_of_the_line(tmp_path):

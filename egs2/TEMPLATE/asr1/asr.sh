@@ -39,7 +39,7 @@ gpu_inference=false  # decode on GPU (uses ${cuda_cmd})
 dumpdir=dump         # formatted data
 expdir=exp           # experiments
 python=python3       # the interpreter for espnet2.bin.* (e.g. "coverage run --append")
-monitor=true         # follow train.log with espnet_warmup.analysis.monitor beside training
+monitor=true         # follow train.log with espnet_warmup.recipe.analysis.monitor beside training
 stop_on_divergence=false  # with --monitor: SIGTERM the training on divergence, keeping the last epoch checkpoint
 
 # Data preparation
@@ -101,7 +101,7 @@ Options (Kaldi style: --name value; --foo-bar == --foo_bar):
   --gpu_inference          # decode on GPU (default: ${gpu_inference})
   --dumpdir, --expdir      # output dirs (default: ${dumpdir}, ${expdir})
   --python                 # interpreter for espnet2.bin.* (default: ${python})
-  --monitor                # run espnet_warmup.analysis.monitor beside training (default: ${monitor})
+  --monitor                # run espnet_warmup.recipe.analysis.monitor beside training (default: ${monitor})
   --stop_on_divergence     # with --monitor: stop a diverging training, keep its last epoch checkpoint (default: ${stop_on_divergence})
   --local_data_opts        # options passed to local/data.sh (default: "${local_data_opts}")
   --corpus                 # passed to local/data.sh as --corpus (default: its own)
@@ -359,7 +359,7 @@ if run_stage 2; then
             log "Stage 2: Speed perturbation: data/${train_set} already done, skipped"
         else
             log "Stage 2: Speed perturbation: data/${org_train_set} -> data/${train_set} (factors ${speed_perturb_factors})"
-            python3 -m espnet_warmup.recipe.speed_perturb --factors "${speed_perturb_factors}" \
+            python3 -m espnet_warmup.recipe.stages.speed_perturb --factors "${speed_perturb_factors}" \
                 "data/${org_train_set}" "data/${train_set}" || die "speed perturbation failed"
             mark_done "data/${train_set}/.done_sp" "${_sig}"
         fi
@@ -392,8 +392,8 @@ if run_stage 3; then
         _n=$(min "${nj}" "$(wc -l < "data/${dset}/wav.scp")")
         _splits=()
         for n in $(seq "${_n}"); do _splits+=("${_logdir}/keys.${n}.scp"); done
-        python3 -m espnet_warmup.recipe.scp split "data/${dset}/wav.scp" "${_splits[@]}"
-        _cmd="python3 -m espnet_warmup.recipe.format_audio --fs ${fs_hz} --audio-format ${audio_format} --audio-dir ${_out}/data/format.JOB --out-wav-scp ${_logdir}/wav.JOB.scp --out-num-samples ${_logdir}/utt2num_samples.JOB ${_logdir}/keys.JOB.scp"
+        python3 -m espnet_warmup.recipe.stages.scp split "data/${dset}/wav.scp" "${_splits[@]}"
+        _cmd="python3 -m espnet_warmup.recipe.stages.format_audio --fs ${fs_hz} --audio-format ${audio_format} --audio-dir ${_out}/data/format.JOB --out-wav-scp ${_logdir}/wav.JOB.scp --out-num-samples ${_logdir}/utt2num_samples.JOB ${_logdir}/keys.JOB.scp"
         write_resume_script "${_out}" 3
         # shellcheck disable=SC2086
         ${train_cmd} JOB=1:"${_n}" "${_logdir}/format_audio.JOB.log" ${_cmd} \
@@ -420,7 +420,7 @@ if run_stage 4; then
             continue
         fi
         log "Stage 4: Filter by length: ${_src} -> ${data_feats}/${dset} (${min_wav_duration} s < duration < ${max_wav_duration} s)"
-        python3 -m espnet_warmup.recipe.length_filter --fs "${fs_hz}" --min "${min_wav_duration}" \
+        python3 -m espnet_warmup.recipe.stages.length_filter --fs "${fs_hz}" --min "${min_wav_duration}" \
             --max "${max_wav_duration}" "${_src}" "${data_feats}/${dset}" || die "length filtering of ${_src} failed"
         mark_done "${data_feats}/${dset}/.done_filter" "${_sig}"
     done
@@ -440,7 +440,7 @@ if run_stage 5; then
         # Without --nlsyms_txt, the <...> words of the train text become the symbols file.
         if [ -z "${_nlsyms_opt}" ]; then _nlsyms_opt="--nlsyms-out ${nlsyms_txt}"; fi
         # shellcheck disable=SC2086
-        python3 -m espnet_warmup.recipe.token_list --token-type "${token_type}" --nbpe "${nbpe}" \
+        python3 -m espnet_warmup.recipe.stages.token_list --token-type "${token_type}" --nbpe "${nbpe}" \
             --bpemode "${bpemode}" --text "${_text}" ${_nlsyms_opt} \
             --outdir "${token_dir}" || die "making the token list failed"
         mark_done "${token_dir}/.done" "${_sig}"
@@ -480,7 +480,7 @@ if run_stage 10; then
     done
     # The stats depend on the configs' frontend only (and --train_args naming it): the policies
     # of a run share them, and --train_args "--max_epoch 1" does not invalidate them.
-    _key=$(python3 -m espnet_warmup.recipe.stats_key --train_args "${train_args}" "${train_configs[@]}") || die "--train_config: see the error above"
+    _key=$(python3 -m espnet_warmup.recipe.stages.stats_key --train_args "${train_args}" "${train_configs[@]}") || die "--train_config: see the error above"
     _sig="frontend=${_key} tokens=$(checksum "${token_list}") data=$(checksum ${data_feats}/${train_set}/{wav.scp,text} ${data_feats}/${valid_set}/{wav.scp,text}) fs=${fs_hz}"
     if is_done "${asr_stats_dir}/.done" "${_sig}"; then
         log "Stage 10: Collect stats: ${asr_stats_dir} already done, skipped"
@@ -494,8 +494,8 @@ if run_stage 10; then
         mkdir -p "${_logdir}"
         _tsplits=(); _vsplits=()
         for n in $(seq "${_n}"); do _tsplits+=("${_logdir}/train.${n}.scp"); _vsplits+=("${_logdir}/valid.${n}.scp"); done
-        python3 -m espnet_warmup.recipe.scp split "${data_feats}/${train_set}/wav.scp" "${_tsplits[@]}"
-        python3 -m espnet_warmup.recipe.scp split "${data_feats}/${valid_set}/wav.scp" "${_vsplits[@]}"
+        python3 -m espnet_warmup.recipe.stages.scp split "${data_feats}/${train_set}/wav.scp" "${_tsplits[@]}"
+        python3 -m espnet_warmup.recipe.stages.scp split "${data_feats}/${valid_set}/wav.scp" "${_vsplits[@]}"
         _cmd="${asr_train} --collect_stats true $(common_train_opts)$(data_opts)"
         _cmd+=" --train_shape_file ${_logdir}/train.JOB.scp --valid_shape_file ${_logdir}/valid.JOB.scp"
         _cmd+=" --output_dir ${_logdir}/stats.JOB --config ${_config} ${train_args}"
@@ -526,7 +526,7 @@ fi
 # ---------------------------------------------------------------------------- stage 11
 if run_stage 11; then
     [ -f "${asr_stats_dir}/.done" ] || die "${asr_stats_dir} is not finished: run stage 10 first"
-    _key=$(python3 -m espnet_warmup.recipe.stats_key --train_args "${train_args}" "${train_configs[@]}") || die "--train_config: see the error above"
+    _key=$(python3 -m espnet_warmup.recipe.stages.stats_key --train_args "${train_args}" "${train_configs[@]}") || die "--train_config: see the error above"
     case "$(cat "${asr_stats_dir}/.done")" in
         "frontend=${_key} "*) ;;
         *) die "${asr_stats_dir} was collected for another frontend than ${train_configs[*]}: run stage 10 again" ;;
@@ -578,10 +578,10 @@ if run_stage 11; then
             --multiprocessing_distributed true -- ${asr_train} ${_opts} > "${asr_exp}/launch.log" 2>&1 &
         _pid=$!
         _mon_pid=""
-        if [ "${monitor}" = true ] && have_module espnet_warmup.analysis.monitor; then
+        if [ "${monitor}" = true ] && have_module espnet_warmup.recipe.analysis.monitor; then
             # Warns on the console and in ${asr_exp}/monitor.log on the paper's failure signature:
             # sustained grad-norm spikes, non-finite (skipped) updates, a rising loss.
-            python3 -m espnet_warmup.analysis.monitor --log "${asr_exp}/train.log" --follow-pid "${_pid}" \
+            python3 -m espnet_warmup.recipe.analysis.monitor --log "${asr_exp}/train.log" --follow-pid "${_pid}" \
                 --out "${asr_exp}/monitor.log" --stop_on_divergence "${stop_on_divergence}" &
             _mon_pid=$!
         fi
@@ -645,7 +645,7 @@ if run_stage 12; then
             mkdir -p "${_logdir}"
             _splits=()
             for n in $(seq "${_n}"); do _splits+=("${_logdir}/keys.${n}.scp"); done
-            python3 -m espnet_warmup.recipe.scp split "${_data}/wav.scp" "${_splits[@]}"
+            python3 -m espnet_warmup.recipe.stages.scp split "${_data}/wav.scp" "${_splits[@]}"
             _cmd="${python} -m espnet2.bin.asr_inference --batch_size ${batch_size} --ngpu ${_ngpu}"
             _cmd+=" --data_path_and_name_and_type ${_data}/wav.scp,speech,sound --key_file ${_logdir}/keys.JOB.scp"
             _cmd+=" --asr_train_config ${asr_exp}/config.yaml --asr_model_file ${_model}"
@@ -657,7 +657,7 @@ if run_stage 12; then
             # shellcheck disable=SC2086
             ${_cmd_inf} --gpu "${_ngpu}" JOB=1:"${_n}" "${_logdir}/asr_inference.JOB.log" ${_cmd} \
                 || report_failure "Decoding ${dset} with ${asr_exp}" "${_logdir}/asr_inference.*.log"
-            python3 -m espnet_warmup.recipe.decode_merge --keys "${_data}/wav.scp" --nj "${_n}" "${_dir}" \
+            python3 -m espnet_warmup.recipe.stages.decode_merge --keys "${_data}/wav.scp" --nj "${_n}" "${_dir}" \
                 || die "merging the decoding outputs of ${_dir} failed"
             mark_done "${_dir}/.done_decode" "${_sig}"
         done
@@ -681,7 +681,7 @@ if run_stage 13; then
                 continue
             fi
             log "Stage 13: Scoring: ${_dir}"
-            _cmd=(python3 -m espnet_warmup.scoring.cli --ref "${_ref}/text" --hyp "${_dir}/text"
+            _cmd=(python3 -m espnet_warmup.recipe.scoring.cli --ref "${_ref}/text" --hyp "${_dir}/text"
                   --utt2spk "${_ref}/utt2spk" --remove_tokens "$(remove_tokens)" --outdir "${_dir}")
             if [ -f "${_ref}/utt2lang" ]; then _cmd+=(--utt2lang "${_ref}/utt2lang"); fi
             record_command "${asr_exp}" "stage 13: score ${dset}" "$(printf '%q ' "${_cmd[@]}")"
@@ -690,7 +690,7 @@ if run_stage 13; then
             mark_done "${_dir}/.done_score" "${_sig}"
         done
         # <exp>/RESULTS.md: ESPnet-style tables, then the exact commands that made them.
-        python3 -m espnet_warmup.scoring.results "${asr_exp}" > "${asr_exp}/RESULTS.md.tmp" \
+        python3 -m espnet_warmup.recipe.scoring.results "${asr_exp}" > "${asr_exp}/RESULTS.md.tmp" \
             || die "writing ${asr_exp}/RESULTS.md failed"
         if [ -f "${asr_exp}/commands.sh" ]; then
             { echo; echo "### Exact commands"; echo; echo '```sh'; cat "${asr_exp}/commands.sh"; echo '```'; } >> "${asr_exp}/RESULTS.md.tmp"
@@ -716,14 +716,14 @@ if run_stage 14; then
     _sig="$(for _d in "${_exps[@]}"; do echo "${_d}"; cat "${_d}"/*/*/.done_score; done | md5sum | cut -d' ' -f1)"
     if [ -f RESULTS.md ] && is_done "${expdir}/.done_report" "${_sig}"; then
         log "Stage 14: Report: RESULTS.md is up to date, skipped"
-    elif have_module espnet_warmup.report; then
+    elif have_module espnet_warmup.recipe.report; then
         log "Stage 14: Report: ${#_exps[@]} experiment(s) -> RESULTS.md"
         python3 -m espnet_warmup.cli report --expdir "${expdir}" --out RESULTS.md \
             --decode_dir "${inference_tag}" "${_exps[@]}" \
             > "${expdir}/report.log" 2>&1 || report_failure "The report (espnet_warmup report)" "${expdir}/report.log"
     else
-        log "Stage 14: Report: espnet_warmup.report not installed; RESULTS.md from espnet_warmup.scoring.results"
-        python3 -m espnet_warmup.scoring.results "${_exps[@]}" -o RESULTS.md \
+        log "Stage 14: Report: espnet_warmup.recipe.report not installed; RESULTS.md from espnet_warmup.recipe.scoring.results"
+        python3 -m espnet_warmup.recipe.scoring.results "${_exps[@]}" -o RESULTS.md \
             > "${expdir}/report.log" 2>&1 || report_failure "The results summary" "${expdir}/report.log"
     fi
     if ! is_done "${expdir}/.done_report" "${_sig}"; then

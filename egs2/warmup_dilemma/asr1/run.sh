@@ -28,7 +28,7 @@ done
 . ./db.sh
 export LIBRISPEECH MLS COMMONVOICE FLEURS VOXPOPULI
 # shellcheck disable=SC2086
-test_sets=$(python3 -m espnet_warmup.corpora.prepare --print_test_sets --corpus ${corpus})
+test_sets=$(python3 -m espnet_warmup.recipe.data.prepare --print_test_sets --corpus ${corpus})
 
 train_set=train
 valid_set=dev

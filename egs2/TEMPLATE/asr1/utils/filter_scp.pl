@@ -4,5 +4,5 @@
 here=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
 root=$(cd "${here}/../../../.." && pwd)
 export PYTHONPATH="${root}${PYTHONPATH:+:${PYTHONPATH}}"
-if [ "${1:-}" = "--exclude" ]; then shift; exec python3 -m espnet_warmup.recipe.scp filter --exclude "$@"; fi
-exec python3 -m espnet_warmup.recipe.scp filter "$@"
+if [ "${1:-}" = "--exclude" ]; then shift; exec python3 -m espnet_warmup.recipe.stages.scp filter --exclude "$@"; fi
+exec python3 -m espnet_warmup.recipe.stages.scp filter "$@"

@@ -4,4 +4,4 @@
 here=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
 root=$(cd "${here}/../../../.." && pwd)
 export PYTHONPATH="${root}${PYTHONPATH:+:${PYTHONPATH}}"
-exec python3 -m espnet_warmup.recipe.scp split "$@"
+exec python3 -m espnet_warmup.recipe.stages.scp split "$@"

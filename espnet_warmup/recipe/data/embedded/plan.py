@@ -1,0 +1,126 @@
+"""The corpus plan: every utterance's id, speaker, text and synthesis settings, decided before any audio.
+
+Everything is a pure function of (corpus, seed, split, index): each utterance draws from its own
+``random.Random`` seeded with a string (stable across Python runs and processes), so a plan does not
+depend on ``--nj``, on the order workers finish, or on the sizes of the other splits. Text and audio
+settings use separate generators so changing a text rule does not reshuffle voices, and vice versa.
+
+Speakers are assigned round-robin (language alternates en/it, then voice, then variant), so even a
+tiny corpus covers both languages and every voice of a split. Dev and test texts are re-drawn until
+they differ from every training text (and test from every dev text), so held-out sets measure
+recognition of unseen utterances; short commands therefore occur only in training once the training
+set has used them all, which shifts held-out sets slightly towards longer digit strings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import random
+from typing import Callable
+
+from espnet_warmup.recipe.data.embedded import text_digits, text_sentences
+from espnet_warmup.recipe.data.embedded.voices import LANGUAGES, speaker_id
+
+#: corpus name -> text generator (rng, lang) -> words
+GENERATORS: dict[str, Callable[[random.Random, str], list[str]]] = {
+    "digits": text_digits.generate,
+    "sentences": text_sentences.generate,
+}
+SPLITS = ("train", "dev", "test")
+#: Bump when text rules or synthesis change, so cached audio and finished data dirs are not reused.
+PLAN_VERSION = 2
+
+# Synthesis ranges (espeak-ng defaults: 175 words/min, pitch 50 of 0-99).
+RATE_WPM = (140, 200)
+PITCH = (30, 70)
+SNR_DB = (20.0, 35.0)        # light additive noise
+PEAK = (0.3, 0.9)            # output level, as peak amplitude (full scale = 1)
+LEAD_SILENCE_S = (0.0, 0.15)  # extra silence before the speech, so onsets are not all aligned
+MAX_REDRAWS = 1000
+
+
+@dataclasses.dataclass(frozen=True)
+class Utterance:
+    """One planned utterance. ``words`` exclude the language token (``lang`` holds it)."""
+
+    uttid: str
+    speaker: str
+    split: str
+    lang: str
+    voice: str
+    variant: str
+    words: tuple[str, ...]
+    rate_wpm: int
+    pitch: int
+    snr_db: float
+    peak: float
+    lead_silence_s: float
+    noise: str          # "white" or "pink"
+    noise_seed: int
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.words)
+
+    def synthesis_key(self) -> str:
+        """Short hash of everything that determines the audio; part of the wav name, so a cached wav
+        is reused only when it was made with exactly these settings."""
+        fields = dataclasses.asdict(self)
+        fields.pop("split")
+        payload = json.dumps({"v": PLAN_VERSION, **fields}, sort_keys=True)
+        return hashlib.sha1(payload.encode()).hexdigest()[:10]
+
+
+def _speaker(index: int, split: str, voices: dict[str, list[str]], variants: dict[str, list[str]]):
+    lang = LANGUAGES[index % len(LANGUAGES)]
+    j = index // len(LANGUAGES)
+    lang_voices = voices[lang]
+    voice = lang_voices[j % len(lang_voices)]
+    variant = variants[split][(j // len(lang_voices)) % len(variants[split])]
+    return lang, voice, variant
+
+
+def _draw_words(corpus: str, seed: int, split: str, index: int, lang: str, forbidden: set[str]) -> list[str]:
+    rng = random.Random(f"{corpus}/{seed}/{split}/{index}/text")
+    for _ in range(MAX_REDRAWS):
+        words = GENERATORS[corpus](rng, lang)
+        if f"{lang} {' '.join(words)}" not in forbidden:
+            return words
+    raise ValueError(f"could not draw a {split} text unseen in training after {MAX_REDRAWS} tries; "
+                     f"the {corpus!r} text generator has too few distinct texts for this corpus size")
+
+
+def plan_split(corpus: str, seed: int, split: str, size: int, voices: dict[str, list[str]],
+               variants: dict[str, list[str]], forbidden: set[str] = frozenset()) -> list[Utterance]:
+    """Plan ``size`` utterances of ``split``, sorted by utterance id (C order)."""
+    if corpus not in GENERATORS:
+        raise ValueError(f"unknown corpus {corpus!r}; allowed values: {', '.join(GENERATORS)}")
+    width = max(5, len(str(size)))
+    utterances = []
+    for index in range(size):
+        lang, voice, variant = _speaker(index, split, voices, variants)
+        words = _draw_words(corpus, seed, split, index, lang, forbidden)
+        rng = random.Random(f"{corpus}/{seed}/{split}/{index}/audio")
+        spk = speaker_id(voice, variant)
+        utterances.append(Utterance(
+            uttid=f"{spk}-{split}{index:0{width}d}", speaker=spk, split=split, lang=lang, voice=voice,
+            variant=variant, words=tuple(words), rate_wpm=rng.randint(*RATE_WPM), pitch=rng.randint(*PITCH),
+            snr_db=round(rng.uniform(*SNR_DB), 2), peak=round(rng.uniform(*PEAK), 3),
+            lead_silence_s=round(rng.uniform(*LEAD_SILENCE_S), 3), noise=rng.choice(["white", "pink"]),
+            noise_seed=rng.getrandbits(63)))
+    return sorted(utterances, key=lambda u: u.uttid)
+
+
+def plan_corpus(corpus: str, seed: int, sizes: dict[str, int], voices: dict[str, list[str]],
+                variants: dict[str, list[str]]) -> dict[str, list[Utterance]]:
+    """Plan train, dev and test; held-out texts avoid training texts (test also avoids dev texts)."""
+    plans: dict[str, list[Utterance]] = {}
+    seen: set[str] = set()
+    for split in SPLITS:
+        # Train may repeat its own texts (different speakers); held-out sets must not repeat earlier sets.
+        forbidden = frozenset(seen) if split != "train" else frozenset()
+        plans[split] = plan_split(corpus, seed, split, sizes[split], voices, variants, forbidden)
+        seen |= {f"{u.lang} {u.text}" for u in plans[split]}
+    return plans

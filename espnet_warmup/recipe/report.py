@@ -1,0 +1,277 @@
+"""``espnet-warmup report``: RESULTS.md across warmup policies (recipe stage 14).
+
+    espnet-warmup report --expdir exp --out RESULTS.md [exp/asr_train_linear_warmup ...]
+
+For every experiment dir (given, or every sub-dir of ``--expdir`` holding a train.log or
+tensorboard/), the report puts in one table:
+
+* WER and CER per test set, from ``<exp>/<decode dir>/<test set>/scores.json`` (written
+  by the stage-13 scorer, :mod:`espnet_warmup.recipe.scoring.scorer`; ``--decode_dir`` picks
+  the decode dir when there are several, default: the first by name);
+* optimizer updates needed to reach the target validation accuracy (``--target_acc``;
+  default: 90% of the best validation accuracy any of the runs reached, so the column
+  compares convergence speed, not final quality; interpolated between the epoch-end
+  validations around the crossing, see :func:`espnet_warmup.recipe.analysis.curves.updates_to_accuracy`);
+* peak and median gradient norm during warmup (the logged per-interval norms up to the
+  last warmup update of the run's scheduler, before clipping), spikes, % clipped
+  updates, skipped non-finite updates, wall time;
+
+then a per-language WER table, the pictures (``plot-lr`` of the runs' ``config.yaml``
+and ``curves``, written to ``--images_dir``, default ``<out dir>/images``) and, for test
+sets that match upstream OWSM's, the published OWSM v3 / v3.1 numbers beside ours
+(:func:`espnet_warmup.recipe.owsm.comparison_table`; a dash and a sentence where nothing
+matches). The file is written to a temporary name and renamed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from espnet_warmup.recipe.atomic import atomic_write_text
+from espnet_warmup.recipe.analysis import curves as curves_mod
+from espnet_warmup.recipe.analysis.logs import LogFormatError
+from espnet_warmup.recipe.scoring import results as results_mod
+
+
+class ReportError(ValueError):
+    """Bad report input; the message names the path."""
+
+
+# ----------------------------------------------------------------------------- discovery
+def _is_training_dir(p: Path) -> bool:
+    return p.is_dir() and ((p / "train.log").is_file() or (p / "tensorboard" / "train").is_dir())
+
+
+def find_experiments(expdir: Path | None, explicit: list[str]) -> list[Path]:
+    """The explicit dirs (each must hold train.log or tensorboard/), else every training
+    sub-dir of ``expdir``, sorted by name."""
+    if explicit:
+        dirs = [Path(d) for d in explicit]
+        for d in dirs:
+            if not _is_training_dir(d):
+                raise ReportError(f"{d}: not an ESPnet experiment dir (no train.log or tensorboard/train/)")
+        return dirs
+    if expdir is None or not expdir.is_dir():
+        raise ReportError(f"{expdir}: no such directory (--expdir)")
+    dirs = sorted(p for p in expdir.iterdir() if _is_training_dir(p))
+    if not dirs:
+        raise ReportError(f"{expdir}: no experiment dirs with a train.log or tensorboard/train/ found")
+    return dirs
+
+
+def read_scores(exp: Path, decode_dir: str | None) -> tuple[str | None, dict[str, dict]]:
+    """(decode dir name, {test set: scores.json dict}) of one experiment."""
+    cands = sorted(p for p in exp.glob("decode_*") if p.is_dir())
+    if decode_dir is not None:
+        cands = [p for p in cands if p.name == decode_dir]
+    cands = [p for p in cands if list(p.glob("*/scores.json"))]
+    if not cands:
+        return None, {}
+    ddir = cands[0]
+    out = {}
+    for f in sorted(ddir.glob("*/scores.json")):
+        try:
+            data = json.loads(f.read_text())
+        except json.JSONDecodeError as err:
+            raise ReportError(f"{f}: not valid JSON ({err})") from None
+        if not isinstance(data, dict) or "wer" not in data or "all" not in data.get("wer", {}):
+            raise ReportError(f"{f}: expected {{'wer': {{'all': {{'err': ...}}}}, 'cer': ...}} (scorer output)")
+        out[f.parent.name] = data
+    return ddir.name, out
+
+
+def _err(scores: dict, metric: str, key: str = "all") -> float | None:
+    v = scores.get(metric, {}).get(key, {}).get("err")
+    return None if v is None else float(v)
+
+
+# ----------------------------------------------------------------------------- per run
+def warmup_iterations(run: curves_mod.RunCurves) -> int | None:
+    """Last warmup iteration of the run (scheduler's warmup end in updates x accum_grad)."""
+    from espnet_warmup.recipe.analysis.config_lr import ConfigError, lr_curve
+
+    if not run.config.get("scheduler"):
+        return None
+    try:
+        curve = lr_curve(run.config, 1, name=run.name)
+    except ConfigError:
+        return None
+    return None if curve.warmup_end is None else curve.warmup_end * run.accum_grad
+
+
+def _reach(r: curves_mod.Reach | None) -> str:
+    if r is None:
+        return "not reached"
+    return f"\u2264 {r.updates}" if r.upper_bound else str(r.updates)
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
+def build_report(exps: list[Path], out: Path, images_dir: Path, target_acc: float | None = None,
+                 decode_dir: str | None = None, lr_steps: int | None = None) -> dict[str, Any]:
+    """Write the pictures and ``out``; return the numbers (for tests and callers)."""
+    from espnet_warmup.recipe import owsm
+    from espnet_warmup.recipe.analysis.plot_lr import plot_lr
+
+    runs = [curves_mod.load_run(e) for e in exps]
+    scores = {r.name: read_scores(r.path, decode_dir) for r in runs}
+    test_sets = sorted({t for _, s in scores.values() for t in s})
+
+    best_accs = [a for r in runs for a in r.series["valid_acc"][1] if math.isfinite(a)]
+    if target_acc is None:
+        target_acc = round(0.9 * max(best_accs), 4) if best_accs else None
+        target_note = "90% of the best validation accuracy reached by any run"
+    else:
+        target_note = "--target_acc"
+
+    images_dir.mkdir(parents=True, exist_ok=True)
+    rel = os.path.relpath(images_dir, out.parent)
+    curves_png = images_dir / "curves.png"
+    curves_mod.plot_curves(runs, curves_png)
+    lr_png = images_dir / "lr.png"
+    configs = [r.path / "config.yaml" for r in runs if (r.path / "config.yaml").is_file()]
+    if configs:
+        steps = lr_steps or max(
+            [r.iterations // r.accum_grad for r in runs] + [2 * (warmup_iterations(r) or 0) for r in runs] + [1]
+        )
+        plot_lr(configs, steps, lr_png, labels=[p.parent.name for p in configs])
+
+    rows = []
+    for r in runs:
+        w_it = warmup_iterations(r)
+        peak, med = curves_mod.grad_norm_stats(r, until=w_it) if w_it else (math.nan, math.nan)
+        row = curves_mod.summary_row(r)
+        reached = curves_mod.updates_to_accuracy(r, target_acc) if target_acc is not None else None
+        rows.append({
+            "name": r.name,
+            "scheduler": r.config.get("scheduler") or "none",
+            "peak_lr": (r.config.get("optim_conf") or {}).get("lr"),
+            "warmup_updates": None if w_it is None else w_it // r.accum_grad,
+            "decode_dir": scores[r.name][0],
+            "scores": scores[r.name][1],
+            "updates": row["updates"],
+            "updates_to_target": reached,
+            "warmup_peak_grad_norm": peak,
+            "warmup_median_grad_norm": med,
+            "spikes": row["spikes"],
+            "clipped_percent": row["clipped %"],
+            "skipped_updates": row["skipped updates"],
+            "wall_seconds": row["wall time"],
+            "best_valid_acc": row["best valid acc"],
+        })
+
+    f = curves_mod.fmt
+    lines = ["<!-- Generated by espnet-warmup report -->", "# RESULTS: warmup policies", ""]
+    lines += [f"Experiments: {', '.join(f'`{e}`' for e in exps)}.", ""]
+    lines += [*results_mod.format_environment(results_mod.environment()), ""]
+    head = ["policy (exp dir)", "scheduler", "peak LR", "warmup updates"]
+    for t in test_sets:
+        head += [f"{t} WER", f"{t} CER"]
+    tgt = "-" if target_acc is None else f"{target_acc:.3f}"
+    head += ["updates", f"updates to valid acc >= {tgt}", "warmup grad norm peak", "warmup grad norm median",
+             "spikes", "clipped %", "skipped updates", "wall time"]
+    lines += ["## Results across policies", "", "|" + "|".join(head) + "|", "|" + "|".join("---" for _ in head) + "|"]
+    for row in rows:
+        cells = [row["name"], row["scheduler"], f(row["peak_lr"]), f(row["warmup_updates"])]
+        for t in test_sets:
+            s = row["scores"].get(t)
+            cells += [_pct(_err(s, "wer")) if s else "-", _pct(_err(s, "cer")) if s else "-"]
+        cells += [f(row["updates"]), _reach(row["updates_to_target"]),
+                  f(row["warmup_peak_grad_norm"]), f(row["warmup_median_grad_norm"]), str(row["spikes"]),
+                  f(row["clipped_percent"]), str(row["skipped_updates"]), curves_mod.fmt_seconds(row["wall_seconds"])]
+        lines.append("|" + "|".join(cells) + "|")
+    lines += [
+        "",
+        "- WER/CER in %, from `<exp>/<decode dir>/<test set>/scores.json`; decode dirs: "
+        + ", ".join(f"{r['name']}: `{r['decode_dir'] or 'none found'}`" for r in rows) + ".",
+        f"- Target validation accuracy {tgt} ({target_note}); updates = iterations / accum_grad at which the "
+        "validation accuracy first reached it, linearly interpolated between the epoch-end validations around the "
+        "crossing (\u2264 N: reached already at the first validation, after N updates).",
+        "- Warmup grad norm: ESPnet's `grad_norm` (before clipping) per log interval, up to the scheduler's last "
+        "warmup update; spikes: grad norm > 5 x the median of the previous 50 logged values (whole run); "
+        "clipped %: updates with grad norm > grad_clip; skipped: non-finite updates ESPnet skipped.",
+        "",
+    ]
+
+    langs = sorted({k for row in rows for s in row["scores"].values() for k in s.get("wer", {}) if k != "all"})
+    if langs:
+        head = ["policy", "test set"] + [f"WER {lang}" for lang in langs] + [f"CER {lang}" for lang in langs]
+        lines += ["## Per language", "", "|" + "|".join(head) + "|", "|" + "|".join("---" for _ in head) + "|"]
+        for row in rows:
+            for t, s in sorted(row["scores"].items()):
+                cells = [row["name"], t] + [_pct(_err(s, "wer", lg)) for lg in langs]
+                cells += [_pct(_err(s, "cer", lg)) for lg in langs]
+                lines.append("|" + "|".join(cells) + "|")
+        lines.append("")
+
+    details = [e for e in exps if (e / "RESULTS.md").is_file()]
+    if details:
+        lines += ["## Per-experiment details", "",
+                  "Scores per test set and language, the config and the exact command of each run:", ""]
+        for e in details:
+            link = os.path.relpath(e / "RESULTS.md", out.parent)
+            lines.append(f"- `{e.name}`: [{link}]({link})")
+        lines.append("")
+
+    lines += ["## Pictures", ""]
+    if configs:
+        lines += [f"![LR schedules]({rel}/lr.png)", ""]
+    lines += [f"![training curves]({rel}/curves.png)", ""]
+
+    lines += ["## Comparison with upstream OWSM", ""]
+    if test_sets:
+        best = {}
+        for t in test_sets:
+            vals = [_err(row["scores"][t], "wer") for row in rows if t in row["scores"]]
+            vals = [v for v in vals if v is not None]
+            best[t] = min(vals) if vals else None
+        lines.append(owsm.comparison_table(best, our_label="ours (best policy, WER/CER %)"))
+    else:
+        lines += ["No scored test sets (no `scores.json` under `<exp>/decode_*/`), so nothing to compare.", ""]
+
+    atomic_write_text(out, "\n".join(lines).rstrip() + "\n")
+    return {"rows": rows, "test_sets": test_sets, "target_acc": target_acc, "lr_png": lr_png if configs else None,
+            "curves_png": curves_png}
+
+
+
+
+# ----------------------------------------------------------------------------- CLI
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("expdirs", nargs="*", help="experiment dirs (default: every training dir under --expdir)")
+    parser.add_argument("--expdir", default="exp", help="where the experiment dirs are (default: exp)")
+    parser.add_argument("--out", default="RESULTS.md", help="the markdown report (default: RESULTS.md)")
+    parser.add_argument("--images_dir", "--images-dir", default=None,
+                        help="where lr.png and curves.png go (default: <out dir>/images)")
+    parser.add_argument("--target_acc", "--target-acc", type=float, default=None,
+                        help="validation accuracy (0-1) for the 'updates to reach' column "
+                             "(default: 0.9 x the best any run reached)")
+    parser.add_argument("--decode_dir", "--decode-dir", default=None,
+                        help="decode dir name inside each exp (default: the first decode_* with scores)")
+    parser.add_argument("--lr_steps", "--lr-steps", type=int, default=None,
+                        help="updates shown in lr.png (default: the longest run, at least 2 x warmup)")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.target_acc is not None and not 0 < args.target_acc <= 1:
+        print(f"report: --target_acc must be in (0, 1] (ESPnet logs acc as a fraction), got {args.target_acc}",
+              file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    images = Path(args.images_dir) if args.images_dir else out.parent / "images"
+    try:
+        exps = find_experiments(Path(args.expdir) if args.expdir else None, args.expdirs)
+        result = build_report(exps, out, images, args.target_acc, args.decode_dir, args.lr_steps)
+    except (ReportError, LogFormatError) as err:
+        print(f"report: {err}", file=sys.stderr)
+        return 1
+    print(f"wrote {out} ({len(result['rows'])} experiments, test sets: {', '.join(result['test_sets']) or 'none'})")
+    return 0
