@@ -16,7 +16,7 @@ import soundfile as sf
 
 from espnet_warmup.recipe import wavscp
 from espnet_warmup.recipe.data import prepare
-from espnet_warmup.recipe.data.embedded.validate import validate_data_dir
+from espnet_warmup.recipe.datadir import validate
 from espnet_warmup.recipe.stages import format_audio, speed_perturb
 from espnet_warmup.recipe.datadir import read_kv
 
@@ -79,7 +79,7 @@ def test_import_extracts_archive_entries_into_wav_files(tmp_path):
     assert rows["u-f"] == ("recording unreadable (the archive holds a matrix at this offset (features?), "
                            f"not audio): {wav['u-f']}")
     assert rows["u-g"] == f"recording unreadable (archive file missing: {tmp_path}/arc/gone.ark): {wav['u-g']}"
-    assert validate_data_dir(str(data / "train")) == []
+    assert validate(data / "train", check_audio=True) == []
 
 
 def test_stage_helpers_read_archive_entries(tmp_path, monkeypatch):
@@ -108,7 +108,7 @@ def test_stage_helpers_read_archive_entries(tmp_path, monkeypatch):
     (d / "wav.scp").write_text(f"u1 {entry}\nu2 {tmp_path}/nope.ark:9\n")
     for name, body in (("text", "u1 a\nu2 b\n"), ("utt2spk", "u1 u1\nu2 u2\n"), ("spk2utt", "u1 u1\nu2 u2\n")):
         (d / name).write_text(body)
-    assert validate_data_dir(str(d)) == [f"{d}/wav.scp line 2: archive {tmp_path}/nope.ark of 'u2' does not exist"]
+    assert validate(d, check_audio=True) == [f"{d}/wav.scp line 2: archive {tmp_path}/nope.ark of 'u2' does not exist"]
 
 
 def test_wavscp_cli_writes_the_wav_or_names_the_problem(tmp_path):

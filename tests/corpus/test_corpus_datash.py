@@ -1,7 +1,9 @@
 """local/data.sh end to end on a tiny corpus: real espeak-ng + sox audio, Kaldi data dirs, reruns, bad input."""
 
 import hashlib
+import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -46,10 +48,11 @@ def test_data_sh_writes_valid_kaldi_data_dirs(corpus):
         d = root / "data" / split
         for name in ("wav.scp", "text", "utt2spk", "spk2utt", "utt2lang", "utt2dur", ".done"):
             assert (d / name).is_file(), name
-        proc = subprocess.run([sys.executable, "-m", "espnet_warmup.recipe.data.embedded.validate", str(d), "--fs", "16000"],
-                              capture_output=True, text=True)
-        assert proc.returncode == 0, proc.stderr
-        assert f"{d}: OK" in proc.stderr
+        proc = subprocess.run([sys.executable, "-m", "espnet_warmup.recipe.datadir", "validate", str(d),
+                               "--check-audio", "--fs", "16000"], capture_output=True, text=True)
+        assert (proc.returncode, proc.stderr) == (0, "")
+        assert not (d / ".corpus_config.json").exists()  # one marker: .done holds the configuration
+        assert json.loads((d / ".done").read_text())["corpus"] == "digits"
 
 
 def test_split_sizes_follow_the_size_options(corpus):
@@ -145,11 +148,11 @@ def test_another_seed_gives_another_corpus(tmp_path):
 def test_interrupted_run_is_redone_not_taken_as_done(tmp_path):
     args = ["--num_train", "6", "--num_dev", "2", "--num_test", "2"]
     assert run_data_sh(tmp_path, *args).returncode == 0
-    # Simulate a run killed while writing data/dev, after some wavs were lost.
+    # Simulate a run killed while swapping in data/dev (a data dir is built aside and swapped in whole,
+    # so the dir is either complete or not there), after some wavs were lost.
     dev = tmp_path / "data" / "dev"
-    (dev / ".done").unlink()
-    (dev / "text").write_text("half a li")
     lost = read_table(dev / "wav.scp")[0][1]
+    shutil.rmtree(dev)
     os.remove(lost)
     proc = run_data_sh(tmp_path, *args)
     assert proc.returncode == 0, proc.stderr

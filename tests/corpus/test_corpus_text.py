@@ -68,9 +68,9 @@ def test_plan_is_a_pure_function_of_the_seed():
 
 
 def test_an_utterance_does_not_depend_on_the_size_of_its_split():
-    small = {u.uttid: u for u in _plan(sizes={"train": 50, "dev": 5, "test": 5})["train"]}
-    large = {u.uttid: u for u in _plan(sizes={"train": 80, "dev": 5, "test": 5})["train"]}
-    assert all(large[uttid] == utt for uttid, utt in small.items())
+    small = {u.utt_id: u for u in _plan(sizes={"train": 50, "dev": 5, "test": 5})["train"]}
+    large = {u.utt_id: u for u in _plan(sizes={"train": 80, "dev": 5, "test": 5})["train"]}
+    assert all(large[utt_id] == utt for utt_id, utt in small.items())
 
 
 def test_held_out_texts_never_occur_in_training_and_test_not_in_dev():
@@ -99,9 +99,9 @@ def test_languages_alternate_so_each_split_is_half_english_half_italian():
 
 def test_utterance_ids_start_with_the_speaker_id_and_are_c_sorted():
     for utts in _plan().values():
-        ids = [u.uttid for u in utts]
+        ids = [u.utt_id for u in utts]
         assert ids == sorted(ids, key=lambda s: s.encode())
-        assert all(u.uttid.startswith(u.speaker + "-") for u in utts)
+        assert all(u.utt_id.startswith(u.speaker + "-") for u in utts)
     assert speaker_id("en-gb-scotland", "m3") == "engbscotland-m3"
 
 

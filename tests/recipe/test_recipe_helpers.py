@@ -54,8 +54,9 @@ def test_mismatched_files_and_unsorted_files_are_reported(tmp_path):
     lines = (d / "utt2spk").read_text().splitlines()
     (d / "utt2spk").write_text("\n".join(reversed(lines[1:])) + "\n")
     problems = datadir.validate(d)
-    assert f"{d / 'utt2spk'}: not sorted (LC_ALL=C sort order expected)" in problems
-    assert f"{d / 'utt2spk'}: 1 utterance(s) of wav.scp missing, e.g. ['spkA-u1']" in problems
+    assert (f"{d / 'utt2spk'} line 3: not sorted: 'spkA-u2' comes after 'spkB-u3' "
+            "(sort with LC_ALL=C sort)") in problems
+    assert f"{d / 'wav.scp'} line 1: utterance 'spkA-u1' is not in utt2spk" in problems
 
 
 def test_missing_data_dir_is_reported(tmp_path):

@@ -23,7 +23,7 @@ def test_kaldi_text_keeps_empty_transcripts_and_the_rest_of_the_line(tmp_path):
 def test_duplicate_id_is_an_error_naming_file_and_line(tmp_path):
     p = tmp_path / "text"
     p.write_text("u1 a\nu1 b\n", encoding="utf-8")
-    with pytest.raises(ScoringInputError, match=rf"^ref file {p}:2: duplicate id 'u1'$"):
+    with pytest.raises(ScoringInputError, match=rf"^ref file {p}:2: duplicate key 'u1'$"):
         read_kaldi_map(p, "ref")
 
 
@@ -35,7 +35,7 @@ def test_missing_file_is_an_error_naming_its_role(tmp_path):
 def test_utt2spk_line_without_speaker_is_an_error(tmp_path):
     p = tmp_path / "utt2spk"
     p.write_text("u1 s1\nu2\n", encoding="utf-8")
-    with pytest.raises(ScoringInputError, match=rf"^utt2spk file {p}:2: id 'u2' has no value$"):
+    with pytest.raises(ScoringInputError, match=rf"^utt2spk file {p}:2: key 'u2' has no value$"):
         read_kaldi_map(p, "utt2spk", allow_empty_value=False)
 
 

@@ -13,7 +13,7 @@ import os
 from multiprocessing import Pool
 from typing import Iterable, Sequence
 
-from espnet_warmup.recipe.data.base import Excluded, Utterance
+from espnet_warmup.recipe.data.base import Excluded, CorpusUtterance
 
 
 def probe(path: str) -> tuple[float, int] | str:
@@ -33,8 +33,8 @@ def probe(path: str) -> tuple[float, int] | str:
 
 
 def probe_all(
-    utts: Sequence[Utterance], nj: int = 1, desc: str = "audio", progress: bool = True
-) -> tuple[list[Utterance], list[Excluded]]:
+    utts: Sequence[CorpusUtterance], nj: int = 1, desc: str = "audio", progress: bool = True
+) -> tuple[list[CorpusUtterance], list[Excluded]]:
     """Probe every utterance's audio; return (usable with duration, excluded with reason)."""
     from tqdm import tqdm
 

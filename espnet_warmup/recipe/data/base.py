@@ -1,6 +1,6 @@
 """Records, errors and small helpers shared by the corpus readers.
 
-A reader yields :class:`Utterance` records (one per usable utterance) and :class:`Excluded`
+A reader yields :class:`CorpusUtterance` records (one per usable utterance) and :class:`Excluded`
 records (one per utterance it had to drop, with the reason), so that one bad file never stops
 the preparation of a corpus, and every dropped utterance is listed in ``excluded.txt``.
 """
@@ -34,7 +34,7 @@ class Segment:
 
 
 @dataclass(frozen=True)
-class Utterance:
+class CorpusUtterance:
     """One utterance of a Kaldi data dir.
 
     utt_id: ``<speaker>-<local id>`` (Kaldi wants the speaker as prefix, so that sorting
@@ -61,7 +61,7 @@ class Utterance:
     sample_rate: int | None = None
     segment: Segment | None = None
 
-    def with_audio_info(self, duration: float, sample_rate: int) -> "Utterance":
+    def with_audio_info(self, duration: float, sample_rate: int) -> "CorpusUtterance":
         return replace(self, duration=duration, sample_rate=sample_rate)
 
 
@@ -183,7 +183,7 @@ class CorpusReader:
     def has_split(self, lang_dir: Path, split: str) -> bool:
         raise NotImplementedError
 
-    def read_split(self, lang_dir: Path, lang: str, split: str) -> Iterator[Utterance | Excluded]:
+    def read_split(self, lang_dir: Path, lang: str, split: str) -> Iterator[CorpusUtterance | Excluded]:
         """Yield one record per utterance listed in ``split``'s metadata (audio not yet checked)."""
         raise NotImplementedError
 
@@ -200,8 +200,8 @@ class CorpusReader:
 
     def text_record(
         self, lang: str, speaker: str, local_id: str, audio: Path, text: str, source: str, error: str = ""
-    ) -> Utterance | Excluded:
-        """Build the record for one metadata row: an Utterance, or Excluded for a bad transcript."""
+    ) -> CorpusUtterance | Excluded:
+        """Build the record for one metadata row: a CorpusUtterance, or Excluded for a bad transcript."""
         from espnet_warmup.recipe.data.normalize import normalize_text
 
         utt_id, spk = make_ids(self.name, lang, speaker, local_id)
@@ -211,4 +211,4 @@ class CorpusReader:
         if not norm:
             why = "empty transcript" if not text.strip() else f"empty transcript after normalisation ({text!r})"
             return Excluded(utt_id, why, source)
-        return Utterance(utt_id, spk, str(audio), norm, lang, source)
+        return CorpusUtterance(utt_id, spk, str(audio), norm, lang, source)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from espnet_warmup.recipe.data.base import Excluded, Utterance
+from espnet_warmup.recipe.data.base import Excluded, CorpusUtterance
 
 
-def drop_duplicates(utts: Iterable[Utterance], where: str) -> tuple[list[Utterance], list[Excluded]]:
+def drop_duplicates(utts: Iterable[CorpusUtterance], where: str) -> tuple[list[CorpusUtterance], list[Excluded]]:
     """Keep the first utterance of each id; the others are excluded, naming the first one."""
-    first: dict[str, Utterance] = {}
+    first: dict[str, CorpusUtterance] = {}
     dups: list[Excluded] = []
     for u in utts:
         if u.utt_id in first:
@@ -24,6 +24,6 @@ def drop_duplicates(utts: Iterable[Utterance], where: str) -> tuple[list[Utteran
     return list(first.values()), dups
 
 
-def combine(parts: list[tuple[str, list[Utterance]]]) -> tuple[list[Utterance], list[Excluded]]:
+def combine(parts: list[tuple[str, list[CorpusUtterance]]]) -> tuple[list[CorpusUtterance], list[Excluded]]:
     """Concatenate the parts ``[(part name, utterances)]``; duplicate ids across parts excluded."""
     return drop_duplicates((u for _, part in parts for u in part), " when combining")

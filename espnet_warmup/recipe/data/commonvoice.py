@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from espnet_warmup.recipe.data.base import CorpusReader, Excluded, LayoutError, Utterance, read_tsv_rows
+from espnet_warmup.recipe.data.base import CorpusReader, Excluded, LayoutError, CorpusUtterance, read_tsv_rows
 
 LAYOUT = """\
   $COMMONVOICE/cv-corpus-<version>/<lang>/train.tsv dev.tsv test.tsv
@@ -39,7 +39,7 @@ class CommonVoice(CorpusReader):
     def has_split(self, lang_dir: Path, split: str) -> bool:
         return (lang_dir / f"{split}.tsv").is_file()
 
-    def read_split(self, lang_dir: Path, lang: str, split: str) -> Iterator[Utterance | Excluded]:
+    def read_split(self, lang_dir: Path, lang: str, split: str) -> Iterator[CorpusUtterance | Excluded]:
         tsv = lang_dir / f"{split}.tsv"
         for lineno, row, error in read_tsv_rows(tsv, {"client_id", "path", "sentence"}, "commonvoice", LAYOUT):
             clip = row.get("path", "")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from espnet_warmup.recipe.data.base import CorpusReader, Excluded, LayoutError, Utterance, read_text_lines
+from espnet_warmup.recipe.data.base import CorpusReader, Excluded, LayoutError, CorpusUtterance, read_text_lines
 
 LAYOUT = """\
   $FLEURS/<lang_code>/train.tsv dev.tsv test.tsv
@@ -38,7 +38,7 @@ class Fleurs(CorpusReader):
     def has_split(self, lang_dir: Path, split: str) -> bool:
         return (lang_dir / f"{split}.tsv").is_file()
 
-    def read_split(self, lang_dir: Path, lang: str, split: str) -> Iterator[Utterance | Excluded]:
+    def read_split(self, lang_dir: Path, lang: str, split: str) -> Iterator[CorpusUtterance | Excluded]:
         tsv = lang_dir / f"{split}.tsv"
         for lineno, line, error in read_text_lines(tsv):
             if not line.strip():

@@ -12,84 +12,31 @@ segmented dir also holds ``wav/``, the cut segments its wav.scp points at (see
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from espnet_warmup.recipe.data.base import Excluded, LayoutError, Segment, Utterance, read_text_lines
+from espnet_warmup.recipe import datadir
+from espnet_warmup.recipe.data.base import CorpusUtterance, Excluded, LayoutError, Segment, read_text_lines
 from espnet_warmup.recipe.data.normalize import normalize_text
 from espnet_warmup.recipe.data.segments import read_segments
 from espnet_warmup.recipe.wavscp import is_archive_entry, is_file_entry
 
-#: marker written last into a finished data dir (with what it was made from)
-DONE = ".done"
-
-
-def lang_tag(lang: str) -> str:
-    """The language token that starts every transcript: ``<en>``, ``<it>``."""
-    return f"<{lang}>"
-
-
-def _c_order(key: str) -> bytes:
-    # LC_ALL=C sort order (byte order of UTF-8), what Kaldi's tools check.
-    return key.encode("utf-8")
-
-
 def write_data_dir(
-    path: Path, utts: Iterable[Utterance], excluded: Iterable[Excluded] = (), signature: str = "",
+    path: Path, utts: Iterable[CorpusUtterance], excluded: Iterable[Excluded] = (), signature: str = "",
     keep: Sequence[str] = (),
 ) -> Path:
-    """Write ``utts`` as a Kaldi data dir at ``path`` (replacing it), plus excluded.txt.
+    """Write ``utts`` as a Kaldi data dir at ``path`` (replacing it as a whole), with excluded.txt
+    (the one writer: :func:`espnet_warmup.recipe.datadir.write_data_dir`).
 
     ``keep``: entries of the existing ``path`` moved into the new dir (the cut segments,
     which wav.scp points at); everything else of the old dir goes.
     """
-    utts = sorted(utts, key=lambda u: _c_order(u.utt_id))
-    tmp = path.with_name(path.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-
-    def write(name: str, lines: Iterable[str]) -> None:
-        with open(tmp / name, "w", encoding="utf-8") as f:
-            for line in lines:
-                f.write(line + "\n")
-
-    write("wav.scp", (f"{u.utt_id} {u.audio}" for u in utts))
-    write("text", (f"{u.utt_id} {lang_tag(u.lang)} {u.text}" for u in utts))
-    write("utt2spk", (f"{u.utt_id} {u.speaker}" for u in utts))
-    write("utt2lang", (f"{u.utt_id} {u.lang}" for u in utts))
-    if all(u.duration is not None for u in utts):
-        write("utt2dur", (f"{u.utt_id} {u.duration:.3f}" for u in utts))
-    spk2utt: dict[str, list[str]] = {}
-    for u in utts:
-        spk2utt.setdefault(u.speaker, []).append(u.utt_id)
-    write("spk2utt", (f"{s} {' '.join(ids)}" for s, ids in sorted(spk2utt.items(), key=lambda kv: _c_order(kv[0]))))
-    write("excluded.txt", (e.line() for e in excluded))
-    for name in keep:
-        if (path / name).exists():
-            os.replace(path / name, tmp / name)
-    write(DONE, [signature])
-    if path.exists():
-        shutil.rmtree(path)
-    tmp.rename(path)
-    return path
-
-
-def is_done(path: Path, signature: str) -> bool:
-    """True if ``path`` is a finished data dir made from the same inputs (``signature``)."""
-    marker = path / DONE
-    return marker.is_file() and marker.read_text(encoding="utf-8").strip() == signature.strip()
+    return datadir.write_data_dir(path, utts, excluded=list(excluded), signature=signature, keep=keep)
 
 
 def _read_map(path: Path) -> dict[str, str]:
-    table: dict[str, str] = {}
-    if path.is_file():
-        for _, line, _ in read_text_lines(path):
-            key, _, value = line.strip().partition(" ")
-            if key:
-                table[key] = value.strip()
-    return table
+    # A user's file: the lenient reader (missing -> empty, bad bytes replaced, last repeat wins).
+    return datadir.read_kv(path, strict=False)
 
 
 def read_excluded(path: Path) -> list[Excluded]:
@@ -102,7 +49,7 @@ def read_excluded(path: Path) -> list[Excluded]:
     return out
 
 
-def read_data_dir(path: Path, default_lang: str = "") -> Iterator[Utterance | Excluded]:
+def read_data_dir(path: Path, default_lang: str = "") -> Iterator[CorpusUtterance | Excluded]:
     """Read a Kaldi data dir (ours or anyone's): wav.scp + text [+ utt2spk, utt2lang, utt2dur, segments].
 
     Texts are normalised like every other corpus (idempotent on ours); a leading ``<xx>``
@@ -142,8 +89,8 @@ def read_data_dir(path: Path, default_lang: str = "") -> Iterator[Utterance | Ex
             continue
         words = text.split()
         lang = utt2lang.get(utt, default_lang)
-        if words and words[0].startswith("<") and words[0].endswith(">") and len(words[0]) > 2:
-            lang, words = words[0][1:-1], words[1:]
+        if words and datadir.tag_lang(words[0]):
+            lang, words = datadir.tag_lang(words[0]), words[1:]
         segment = segments.get(utt) if segments is not None else None
         audio = wav.get(segment.recording if segment else utt)
         if segments is None and audio is not None and is_archive_entry(audio):
@@ -160,7 +107,7 @@ def read_data_dir(path: Path, default_lang: str = "") -> Iterator[Utterance | Ex
             yield Excluded(utt, "no language (no <xx> tag, no utt2lang entry, no kaldi:<dir>:<lang>)", source)
         else:
             dur = None if segment else utt2dur.get(utt)
-            yield Utterance(utt, utt2spk.get(utt, utt), audio, norm, lang, source,
+            yield CorpusUtterance(utt, utt2spk.get(utt, utt), audio, norm, lang, source,
                             float(dur) if dur else None, segment=segment)
     if segments is not None:
         for utt, segment in segments.items():
@@ -171,6 +118,6 @@ def read_data_dir(path: Path, default_lang: str = "") -> Iterator[Utterance | Ex
             yield Excluded(utt, "no transcript (missing from text)", f"{path / 'wav.scp'}")
 
 
-def needs_probe(utt: Utterance) -> bool:
+def needs_probe(utt: CorpusUtterance) -> bool:
     """Whether the audio of ``utt`` is a plain file that soundfile can check."""
     return is_file_entry(utt.audio)

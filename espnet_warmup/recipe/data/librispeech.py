@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from espnet_warmup.recipe.data.base import CorpusReader, Excluded, LayoutError, Utterance, read_text_lines
+from espnet_warmup.recipe.data.base import CorpusReader, Excluded, LayoutError, CorpusUtterance, read_text_lines
 
 LAYOUT = """\
   $LIBRISPEECH/LibriSpeech/<split>/<speaker>/<chapter>/<speaker>-<chapter>.trans.txt
@@ -39,7 +39,7 @@ class LibriSpeech(CorpusReader):
     def has_split(self, lang_dir: Path, split: str) -> bool:
         return (lang_dir / split).is_dir()
 
-    def read_split(self, lang_dir: Path, lang: str, split: str) -> Iterator[Utterance | Excluded]:
+    def read_split(self, lang_dir: Path, lang: str, split: str) -> Iterator[CorpusUtterance | Excluded]:
         for trans in sorted((lang_dir / split).glob("*/*/*.trans.txt")):
             for lineno, line, error in read_text_lines(trans):
                 if not line.strip():

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from espnet_warmup.recipe.data.base import CorpusReader, Excluded, LayoutError, Utterance, read_text_lines
+from espnet_warmup.recipe.data.base import CorpusReader, Excluded, LayoutError, CorpusUtterance, read_text_lines
 
 LAYOUT = """\
   $MLS/mls_<language>/<split>/transcripts.txt
@@ -40,7 +40,7 @@ class MLS(CorpusReader):
     def has_split(self, lang_dir: Path, split: str) -> bool:
         return (lang_dir / split / "transcripts.txt").is_file()
 
-    def read_split(self, lang_dir: Path, lang: str, split: str) -> Iterator[Utterance | Excluded]:
+    def read_split(self, lang_dir: Path, lang: str, split: str) -> Iterator[CorpusUtterance | Excluded]:
         ext = ".opus" if lang_dir.name.endswith("_opus") else ".flac"
         transcripts = lang_dir / split / "transcripts.txt"
         for lineno, line, error in read_text_lines(transcripts):

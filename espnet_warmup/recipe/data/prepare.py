@@ -28,12 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from espnet_warmup.recipe.data.audio import probe_all
-from espnet_warmup.recipe.data.base import CorpusSpecError, Excluded, LayoutError, Utterance
+from espnet_warmup.recipe.data.base import CorpusSpecError, Excluded, LayoutError, CorpusUtterance
 from espnet_warmup.recipe.data.catalog import READERS, CorpusSpec, corpus_names, kaldi_role, parse_spec, part_name, test_set_names
 from espnet_warmup.recipe.data.combine import combine, drop_duplicates
-from espnet_warmup.recipe.data.kaldi_dir import (
-    is_done, lang_tag, needs_probe, read_data_dir, read_excluded, write_data_dir,
-)
+from espnet_warmup.recipe.data.kaldi_dir import needs_probe, read_data_dir, read_excluded, write_data_dir
+from espnet_warmup.recipe.datadir import is_done, lang_tag
 from espnet_warmup.recipe.data.segments import CUT_DIR, cut_segments, source_stamp
 
 #: bump when the output format changes, so finished parts are redone
@@ -48,7 +47,7 @@ class Part:
     split: str
     role: str
     source_dir: Path
-    utts: list[Utterance] = field(default_factory=list)
+    utts: list[CorpusUtterance] = field(default_factory=list)
     excluded: list[Excluded] = field(default_factory=list)
     note: str = ""  # extra words for the report line (what was cut)
 
@@ -134,14 +133,14 @@ def prepare_part(part: Part, out_dir: Path, nj: int, progress: bool) -> None:
     """Read, check and write one part (skipped if already done from the same source)."""
     sig = signature(part)
     if is_done(out_dir, sig):
-        part.utts = [u for u in read_data_dir(out_dir) if isinstance(u, Utterance)]
+        part.utts = [u for u in read_data_dir(out_dir) if isinstance(u, CorpusUtterance)]
         part.excluded = read_excluded(out_dir)
         return
     if part.spec.kaldi_dir is not None:
         records = list(read_data_dir(part.spec.kaldi_dir, part.spec.lang))
     else:
         records = list(READERS[part.spec.name].read_split(part.source_dir, part.spec.lang, part.split))
-    utts = [r for r in records if isinstance(r, Utterance)]
+    utts = [r for r in records if isinstance(r, CorpusUtterance)]
     excluded = [r for r in records if isinstance(r, Excluded)]
     utts, dups = drop_duplicates(utts, "")
     segmented = [u for u in utts if u.segment is not None]
@@ -168,7 +167,7 @@ def reason_counts(excluded: list[Excluded]) -> str:
     return ", ".join(f"{n} {why}" for why, n in heads.most_common())
 
 
-def _hours(utts: list[Utterance]) -> str:
+def _hours(utts: list[CorpusUtterance]) -> str:
     seconds = sum(u.duration or 0.0 for u in utts)
     return f"{seconds / 3600:.2f} h" if seconds >= 36 else f"{seconds:.1f} s"
 

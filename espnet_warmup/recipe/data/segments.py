@@ -38,7 +38,7 @@ from typing import Mapping, Sequence
 from urllib.parse import quote
 
 from espnet_warmup.recipe.atomic import atomic_output, atomic_write_text
-from espnet_warmup.recipe.data.base import Excluded, Segment, Utterance, read_text_lines
+from espnet_warmup.recipe.data.base import Excluded, Segment, CorpusUtterance, read_text_lines
 from espnet_warmup.recipe.wavscp import ArchiveError, CommandError, audio_source, is_file_entry
 
 #: seconds by which a segment may end after its recording and still be kept (clipped to the
@@ -258,8 +258,8 @@ def _cut_recording(job: tuple[str, list[Item]]) -> tuple[list[Result], bool]:
 
 
 def cut_segments(
-    utts: Sequence[Utterance], wav_dir: Path, stamp: str, nj: int = 1, desc: str = "cut", progress: bool = True
-) -> tuple[list[Utterance], list[Excluded], str]:
+    utts: Sequence[CorpusUtterance], wav_dir: Path, stamp: str, nj: int = 1, desc: str = "cut", progress: bool = True
+) -> tuple[list[CorpusUtterance], list[Excluded], str]:
     """Cut each segmented utterance (``u.segment`` set, ``u.audio`` = its recording's entry)
     into ``wav_dir/<utt>.wav``; return (utterances with audio, duration and rate; excluded;
     a one-line summary). Files in ``wav_dir`` that are not cuts of ``utts`` are removed."""
@@ -271,7 +271,7 @@ def cut_segments(
         shutil.rmtree(wav_dir)  # cuts of other inputs
     if not marker.is_file():
         atomic_write_text(marker, stamp)
-    by_rec: dict[str, list[Utterance]] = {}
+    by_rec: dict[str, list[CorpusUtterance]] = {}
     for u in utts:
         assert u.segment is not None
         by_rec.setdefault(u.segment.recording, []).append(u)

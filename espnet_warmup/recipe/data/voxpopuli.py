@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from espnet_warmup.recipe.data.base import CorpusReader, Excluded, LayoutError, Utterance, read_tsv_rows
+from espnet_warmup.recipe.data.base import CorpusReader, Excluded, LayoutError, CorpusUtterance, read_tsv_rows
 
 LAYOUT = """\
   $VOXPOPULI/transcribed_data/<lang>/asr_train.tsv asr_dev.tsv asr_test.tsv
@@ -37,7 +37,7 @@ class VoxPopuli(CorpusReader):
     def has_split(self, lang_dir: Path, split: str) -> bool:
         return (lang_dir / f"asr_{split}.tsv").is_file()
 
-    def read_split(self, lang_dir: Path, lang: str, split: str) -> Iterator[Utterance | Excluded]:
+    def read_split(self, lang_dir: Path, lang: str, split: str) -> Iterator[CorpusUtterance | Excluded]:
         tsv = lang_dir / f"asr_{split}.tsv"
         for lineno, row, error in read_tsv_rows(tsv, {"id", "normalized_text", "speaker_id"}, "voxpopuli", LAYOUT):
             seg = row.get("id", "")

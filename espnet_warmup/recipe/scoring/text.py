@@ -22,6 +22,8 @@ from __future__ import annotations
 import unicodedata
 from pathlib import Path
 
+from espnet_warmup.recipe.datadir import DataDirError, read_kv
+
 #: Cleaners accepted by ``--cleaner`` (``none`` keeps the text as is).
 CLEANERS = ("none", "lower_punct")
 
@@ -34,30 +36,17 @@ class ScoringInputError(ValueError):
 
 
 def read_kaldi_map(path: str | Path, what: str, allow_empty_value: bool = True) -> dict[str, str]:
-    """Read ``<id> <value>`` lines into a dict (value = rest of the line, stripped).
+    """Read ``<id> <value>`` lines into a dict (value = rest of the line, stripped): the data-dir
+    module's strict reader (:func:`espnet_warmup.recipe.datadir.read_kv`), its errors as ours.
 
     ``what`` names the file's role in error messages (``ref``, ``hyp``, ``utt2spk``...).
     Raises ScoringInputError for a missing file, a duplicate id, or (when
     ``allow_empty_value`` is False) an id without a value. Blank lines are skipped.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ScoringInputError(f"{what} file not found: {path}")
-    out: dict[str, str] = {}
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.strip()
-            if not line:
-                continue
-            parts = line.split(maxsplit=1)
-            key = parts[0]
-            value = parts[1] if len(parts) > 1 else ""
-            if key in out:
-                raise ScoringInputError(f"{what} file {path}:{lineno}: duplicate id {key!r}")
-            if not value and not allow_empty_value:
-                raise ScoringInputError(f"{what} file {path}:{lineno}: id {key!r} has no value")
-            out[key] = value
-    return out
+    try:
+        return dict(read_kv(path, what=what, allow_empty_value=allow_empty_value))
+    except DataDirError as e:
+        raise ScoringInputError(str(e)) from None
 
 
 def remove_tokens(text: str, tokens: frozenset[str] | set[str]) -> str:

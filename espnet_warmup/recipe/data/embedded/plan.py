@@ -42,10 +42,10 @@ MAX_REDRAWS = 1000
 
 
 @dataclasses.dataclass(frozen=True)
-class Utterance:
-    """One planned utterance. ``words`` exclude the language token (``lang`` holds it)."""
+class PlannedUtterance:
+    """One planned utterance (before synthesis). ``words`` exclude the language token (``lang`` holds it)."""
 
-    uttid: str
+    utt_id: str
     speaker: str
     split: str
     lang: str
@@ -69,6 +69,9 @@ class Utterance:
         is reused only when it was made with exactly these settings."""
         fields = dataclasses.asdict(self)
         fields.pop("split")
+        # The payload keeps the field's first name, so the hashes (and the wav names) stay those of
+        # corpora made before the rename to utt_id.
+        fields["uttid"] = fields.pop("utt_id")
         payload = json.dumps({"v": PLAN_VERSION, **fields}, sort_keys=True)
         return hashlib.sha1(payload.encode()).hexdigest()[:10]
 
@@ -93,7 +96,7 @@ def _draw_words(corpus: str, seed: int, split: str, index: int, lang: str, forbi
 
 
 def plan_split(corpus: str, seed: int, split: str, size: int, voices: dict[str, list[str]],
-               variants: dict[str, list[str]], forbidden: set[str] = frozenset()) -> list[Utterance]:
+               variants: dict[str, list[str]], forbidden: set[str] = frozenset()) -> list[PlannedUtterance]:
     """Plan ``size`` utterances of ``split``, sorted by utterance id (C order)."""
     if corpus not in GENERATORS:
         raise ValueError(f"unknown corpus {corpus!r}; allowed values: {', '.join(GENERATORS)}")
@@ -104,19 +107,19 @@ def plan_split(corpus: str, seed: int, split: str, size: int, voices: dict[str, 
         words = _draw_words(corpus, seed, split, index, lang, forbidden)
         rng = random.Random(f"{corpus}/{seed}/{split}/{index}/audio")
         spk = speaker_id(voice, variant)
-        utterances.append(Utterance(
-            uttid=f"{spk}-{split}{index:0{width}d}", speaker=spk, split=split, lang=lang, voice=voice,
+        utterances.append(PlannedUtterance(
+            utt_id=f"{spk}-{split}{index:0{width}d}", speaker=spk, split=split, lang=lang, voice=voice,
             variant=variant, words=tuple(words), rate_wpm=rng.randint(*RATE_WPM), pitch=rng.randint(*PITCH),
             snr_db=round(rng.uniform(*SNR_DB), 2), peak=round(rng.uniform(*PEAK), 3),
             lead_silence_s=round(rng.uniform(*LEAD_SILENCE_S), 3), noise=rng.choice(["white", "pink"]),
             noise_seed=rng.getrandbits(63)))
-    return sorted(utterances, key=lambda u: u.uttid)
+    return sorted(utterances, key=lambda u: u.utt_id)
 
 
 def plan_corpus(corpus: str, seed: int, sizes: dict[str, int], voices: dict[str, list[str]],
-                variants: dict[str, list[str]]) -> dict[str, list[Utterance]]:
+                variants: dict[str, list[str]]) -> dict[str, list[PlannedUtterance]]:
     """Plan train, dev and test; held-out texts avoid training texts (test also avoids dev texts)."""
-    plans: dict[str, list[Utterance]] = {}
+    plans: dict[str, list[PlannedUtterance]] = {}
     seen: set[str] = set()
     for split in SPLITS:
         # Train may repeat its own texts (different speakers); held-out sets must not repeat earlier sets.

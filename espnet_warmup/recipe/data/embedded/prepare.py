@@ -3,15 +3,17 @@
 Steps: (1) check options, tools and voices; (2) plan every utterance (plan.py, deterministic given
 --seed); (3) refuse to touch data dirs made from another configuration; (4) synthesize missing wavs
 over --nj processes (wavs are cached by a hash of their settings, so a rerun or a resumed run only
-makes what is missing); (5) write data/{train,dev,test}, validate them, then write the ``.done`` marker.
+makes what is missing); (5) write data/{train,dev,test} (each built aside, validated, then swapped in
+with its ``.done`` marker: :func:`espnet_warmup.recipe.datadir.write_data_dir`).
 
-Markers per data dir: ``.corpus_config.json`` (what the dir holds; written before its files) and
-``.done`` (written last). A dir without ``.done`` is an interrupted run of ours and is redone; a dir
-whose configuration differs, or that we did not make, is never overwritten without --overwrite true.
+Marker: ``<dir>/.done`` holds the dir's signature, here the JSON of :func:`corpus_config` (what the dir
+holds). A dir whose configuration differs, or that we did not make (no ``.done`` with a configuration),
+is never overwritten without --overwrite true.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import multiprocessing
@@ -20,13 +22,11 @@ import shutil
 import sys
 import time
 
-from espnet_warmup.recipe.data.embedded import datadir, plan, synth, voices
 from espnet_warmup.options import KaldiArgumentParser
-from espnet_warmup.recipe.data.embedded.validate import validate_data_dir
+from espnet_warmup.recipe import datadir
+from espnet_warmup.recipe.data.embedded import plan, synth, voices
 
 LOG = logging.getLogger("local/data.sh")
-CONFIG_FILE = ".corpus_config.json"
-DONE_FILE = ".done"
 
 DESCRIPTION = """\
 Synthesize the embedded English/Italian corpus with espeak-ng (offline) and write the Kaldi data dirs
@@ -91,12 +91,18 @@ def check_args(args) -> None:
             raise PrepareError(f"--{name} must be at least 1, got {getattr(args, name)}")
 
 
-def _read_config(path: str) -> dict | None:
+def signature(config: dict) -> str:
+    """The ``.done`` content of a data dir holding ``config``."""
+    return json.dumps(config, sort_keys=True)
+
+
+def _recorded_config(split_dir: str) -> dict | None:
+    """The configuration in ``split_dir``'s marker, None if it has none of ours."""
     try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError):
+        config = json.loads(datadir.read_signature(split_dir) or "")
+    except ValueError:
         return None
+    return config if isinstance(config, dict) and "plan_version" in config else None
 
 
 def _describe_difference(old: dict, new: dict) -> str:
@@ -105,17 +111,17 @@ def _describe_difference(old: dict, new: dict) -> str:
 
 
 def split_state(split_dir: str, config: dict) -> str:
-    """``new`` (absent or empty), ``done`` (finished, same config), ``partial`` (ours, unfinished, same
-    config), ``foreign`` (not made by us) or ``different: <what changed>`` (ours, another config)."""
+    """``new`` (absent or empty), ``done`` (finished, same config), ``foreign`` (not made by us) or
+    ``different: <what changed>`` (ours, another config). A dir of ours is always complete (it is
+    swapped in whole with its marker), so there is no unfinished state of ours to resume."""
     if not os.path.isdir(split_dir) or not os.listdir(split_dir):
         return "new"
-    config_path = os.path.join(split_dir, CONFIG_FILE)
-    if not os.path.exists(config_path):
+    old = _recorded_config(split_dir)
+    if old is None:
         return "foreign"
-    old = _read_config(config_path) or {}
     if old != config:
         return f"different: {_describe_difference(old, config)}"
-    return "done" if os.path.exists(os.path.join(split_dir, DONE_FILE)) else "partial"
+    return "done"
 
 
 def check_overwrite(states: dict[str, str]) -> None:
@@ -133,18 +139,18 @@ def check_overwrite(states: dict[str, str]) -> None:
                            f"remove {them} or pass --overwrite true")
 
 
-def wav_path(audio_dir: str, corpus: str, utt: plan.Utterance) -> str:
+def wav_path(audio_dir: str, corpus: str, utt: plan.PlannedUtterance) -> str:
     """Absolute wav path; the settings hash in the name makes the audio cache safe to share."""
     return os.path.abspath(os.path.join(audio_dir, corpus, utt.split, utt.speaker,
-                                        f"{utt.uttid}_{utt.synthesis_key()}.wav"))
+                                        f"{utt.utt_id}_{utt.synthesis_key()}.wav"))
 
 
-def _synthesize_job(job: tuple[plan.Utterance, str]) -> tuple[str, int]:
+def _synthesize_job(job: tuple[plan.PlannedUtterance, str]) -> tuple[str, int]:
     utt, path = job
     return path, synth.synthesize_to(utt, path)
 
 
-def synthesize_all(jobs: list[tuple[plan.Utterance, str]], nj: int) -> dict[str, int]:
+def synthesize_all(jobs: list[tuple[plan.PlannedUtterance, str]], nj: int) -> dict[str, int]:
     """Make every wav of ``jobs`` over ``nj`` processes; return path -> number of samples."""
     todo = [job for job in jobs if not os.path.exists(job[1])]
     LOG.info("synthesizing %d of %d utterances (%d already made) with nj=%d",
@@ -169,25 +175,39 @@ def synthesize_all(jobs: list[tuple[plan.Utterance, str]], nj: int) -> dict[str,
     return samples
 
 
-def _write_split(split_dir: str, config: dict, rows: list[dict]) -> None:
-    os.makedirs(split_dir, exist_ok=True)
-    done = os.path.join(split_dir, DONE_FILE)
-    if os.path.exists(done):
-        os.remove(done)
-    datadir.write_lines_atomic(os.path.join(split_dir, CONFIG_FILE), [json.dumps(config, sort_keys=True)])
-    datadir.write_data_dir(split_dir, rows)
-    errors = validate_data_dir(split_dir, fs=synth.SAMPLE_RATE)
-    if errors:  # a bug of ours, not the user's: keep the dir unmarked so it is redone
-        raise PrepareError(f"{split_dir} failed validation:\n" + "\n".join(errors))
-    datadir.write_lines_atomic(done, [time.strftime("%Y-%m-%dT%H:%M:%S")])
+@dataclasses.dataclass(frozen=True)
+class SynthesizedUtterance:
+    """A planned utterance with its wav: the record :func:`espnet_warmup.recipe.datadir.write_data_dir` writes."""
+
+    utt_id: str
+    speaker: str
+    lang: str
+    text: str
+    audio: str
+    duration: float
 
 
-def _summary(split: str, rows: list[dict]) -> str:
-    hours = sum(r["duration"] for r in rows) / 3600
-    speakers = sorted({r["speaker"] for r in rows})
-    langs = {lang: sum(r["lang"] == lang for r in rows) for lang in voices.LANGUAGES}
-    mean = hours * 3600 / len(rows)
-    return (f"{split}: {len(rows)} utterances ({', '.join(f'{k} {v}' for k, v in langs.items())}), "
+def validate_split(split_dir) -> list[str]:
+    """The one data-dir validator (:func:`espnet_warmup.recipe.datadir.validate`, asr.sh's), with the
+    audio checks on: every wav exists and is readable at the corpus's sample rate."""
+    return datadir.validate(split_dir, check_audio=True, fs=synth.SAMPLE_RATE)
+
+
+def _write_split(split_dir: str, config: dict, utts: list[SynthesizedUtterance]) -> None:
+    try:
+        # utt2dur with 4 decimals (the samples of a 16 kHz wav are 62.5 us apart).
+        datadir.write_data_dir(split_dir, utts, signature=signature(config), duration_digits=4,
+                               check=validate_split)
+    except datadir.DataDirError as e:  # a bug of ours, not the user's: the old dir stays, unmarked ones are redone
+        raise PrepareError(f"{split_dir} failed validation:\n{e}") from None
+
+
+def _summary(split: str, utts: list[SynthesizedUtterance]) -> str:
+    hours = sum(u.duration for u in utts) / 3600
+    speakers = sorted({u.speaker for u in utts})
+    langs = {lang: sum(u.lang == lang for u in utts) for lang in voices.LANGUAGES}
+    mean = hours * 3600 / len(utts)
+    return (f"{split}: {len(utts)} utterances ({', '.join(f'{k} {v}' for k, v in langs.items())}), "
             f"{hours:.2f} h, mean {mean:.2f} s, {len(speakers)} speakers")
 
 
@@ -210,7 +230,7 @@ def prepare(args) -> int:
     states = {d: split_state(d, config) for d in split_dirs.values()}
     check_overwrite(states)
     if all(state == "done" for state in states.values()):
-        problems = [e for d in split_dirs.values() for e in validate_data_dir(d, fs=synth.SAMPLE_RATE)]
+        problems = [e for d in split_dirs.values() for e in validate_split(d)]
         if not problems:
             LOG.info("%s already prepared (%s); nothing to do", ", ".join(split_dirs.values()), args.corpus)
             return 0
@@ -224,12 +244,12 @@ def prepare(args) -> int:
     jobs = [(utt, wav_path(args.audio_dir, args.corpus, utt)) for split in plan.SPLITS for utt in plans[split]]
     samples = synthesize_all(jobs, args.nj)
     for split in plan.SPLITS:
-        rows = [{"uttid": u.uttid, "speaker": u.speaker, "lang": u.lang, "text": u.text,
-                 "wav": wav_path(args.audio_dir, args.corpus, u),
-                 "duration": samples[wav_path(args.audio_dir, args.corpus, u)] / synth.SAMPLE_RATE}
-                for u in plans[split]]
-        _write_split(split_dirs[split], config, rows)
-        LOG.info("wrote %s: %s", split_dirs[split], _summary(split, rows))
+        utts = []
+        for u in plans[split]:
+            wav = wav_path(args.audio_dir, args.corpus, u)
+            utts.append(SynthesizedUtterance(u.utt_id, u.speaker, u.lang, u.text, wav, samples[wav] / synth.SAMPLE_RATE))
+        _write_split(split_dirs[split], config, utts)
+        LOG.info("wrote %s: %s", split_dirs[split], _summary(split, utts))
     return 0
 
 

@@ -14,7 +14,8 @@ import subprocess
 import numpy as np
 import soundfile
 
-from espnet_warmup.recipe.data.embedded.plan import Utterance
+from espnet_warmup.recipe.atomic import atomic_output
+from espnet_warmup.recipe.data.embedded.plan import PlannedUtterance
 
 SAMPLE_RATE = 16000
 #: tool -> Debian/Ubuntu package that provides it
@@ -33,15 +34,15 @@ def missing_tool_message() -> str | None:
     return None
 
 
-def _run(cmd: list[str], utt: Utterance, stdin: bytes | None = None) -> bytes:
+def _run(cmd: list[str], utt: PlannedUtterance, stdin: bytes | None = None) -> bytes:
     proc = subprocess.run(cmd, input=stdin, capture_output=True)
     if proc.returncode != 0 or not proc.stdout:
         detail = proc.stderr.decode(errors="replace").strip() or "no output"
-        raise SynthesisError(f"{cmd[0]} failed for {utt.uttid} (exit {proc.returncode}): {detail}")
+        raise SynthesisError(f"{cmd[0]} failed for {utt.utt_id} (exit {proc.returncode}): {detail}")
     return proc.stdout
 
 
-def speech_samples(utt: Utterance) -> np.ndarray:
+def speech_samples(utt: PlannedUtterance) -> np.ndarray:
     """The clean synthesized speech of ``utt`` as float32 in [-1, 1) at 16 kHz."""
     wav = _run(["espeak-ng", "-v", f"{utt.voice}+{utt.variant}", "-s", str(utt.rate_wpm), "-p", str(utt.pitch),
                 "--stdout", utt.text], utt)
@@ -49,7 +50,7 @@ def speech_samples(utt: Utterance) -> np.ndarray:
                 "-c", "1", "-r", str(SAMPLE_RATE), "-"], utt, stdin=wav)
     x = np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
     if not np.any(x):
-        raise SynthesisError(f"espeak-ng produced silence for {utt.uttid} ({utt.voice}+{utt.variant})")
+        raise SynthesisError(f"espeak-ng produced silence for {utt.utt_id} ({utt.voice}+{utt.variant})")
     return x
 
 
@@ -76,7 +77,7 @@ def _noise(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
     return pink / (np.std(pink) + 1e-12)
 
 
-def render(utt: Utterance, speech: np.ndarray) -> np.ndarray:
+def render(utt: PlannedUtterance, speech: np.ndarray) -> np.ndarray:
     """Apply lead silence, output level and light noise at the utterance's SNR; returns int16 samples."""
     x = speech.astype(np.float64)
     x = np.concatenate([np.zeros(int(round(utt.lead_silence_s * SAMPLE_RATE))), x])
@@ -89,17 +90,11 @@ def render(utt: Utterance, speech: np.ndarray) -> np.ndarray:
 
 def write_wav_atomic(path: str, samples: np.ndarray) -> None:
     """Write 16 kHz mono 16-bit PCM wav to ``path`` via a temporary name (never a partial file)."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        soundfile.write(tmp, samples, SAMPLE_RATE, subtype="PCM_16", format="WAV")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_output(path, "wb") as f:
+        soundfile.write(f, samples, SAMPLE_RATE, subtype="PCM_16", format="WAV")
 
 
-def synthesize_to(utt: Utterance, path: str) -> int:
+def synthesize_to(utt: PlannedUtterance, path: str) -> int:
     """Make ``path`` for ``utt`` unless it already exists; return its number of samples."""
     if os.path.exists(path):
         try:
