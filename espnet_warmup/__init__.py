@@ -5,26 +5,20 @@ espnet2). Call :func:`register` -- or run training through
 ``python -m espnet_warmup -m espnet2.bin.asr_train ...`` -- to add the schedulers
 ``exponentialwarmuplr`` and ``polynomialwarmuplr`` to
 ``espnet2.tasks.abs_task.scheduler_classes``.
+
+The plugin core (this package's top-level modules) needs espnet, torch and pyyaml only; the
+recipe toolkit is :mod:`espnet_warmup.recipe` (``pip install 'espnet-warmup[recipe]'``).
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["SCHEDULERS", "register", "__version__"]
+__all__ = ["register", "__version__"]
 
 
-def register() -> dict:
-    """Add our schedulers to ESPnet's registry (idempotent). See :mod:`espnet_warmup.registry`."""
+def register(registry: dict | None = None, schedulers: dict | None = None) -> dict:
+    """Add our schedulers to ESPnet's registry (idempotent). See :func:`espnet_warmup.registry.register`."""
     from espnet_warmup.registry import register as _register
 
-    return _register()
-
-
-def __getattr__(name: str):
-    # SCHEDULERS needs torch and espnet2; resolve it lazily so light tools stay light.
-    if name == "SCHEDULERS":
-        from espnet_warmup.registry import SCHEDULERS
-
-        return SCHEDULERS
-    raise AttributeError(f"module 'espnet_warmup' has no attribute {name!r}")
+    return _register(registry, schedulers)

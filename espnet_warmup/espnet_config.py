@@ -50,20 +50,16 @@ def load_config(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
-    except OSError as err:
+    except OSError as err:  # e.g. "cannot read the config: No such file or directory"
         raise ConfigError(f"{path}: cannot read the config: {err.strerror or err}") from None
     try:
         conf = yaml.safe_load(text)
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({err})") from None
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
     if conf is None:
         return {}
     if not isinstance(conf, dict):
-        raise ConfigError(
-            f"{path}: the top level must be a mapping of ESPnet training options, got {type(conf).__name__}"
-        )
+        raise ConfigError(f"{path}: the top level must be a mapping of ESPnet options, got {type(conf).__name__}")
     return conf
 
 

@@ -1,6 +1,8 @@
 """ESPnet batch-step schedulers for the exponential and polynomial warmups.
 
-Thin adapters over :mod:`espnet_warmup.schedules`. Contract with ESPnet's trainer
+Thin adapters over :mod:`espnet_warmup.schedules`: :class:`ClosedFormWarmupLR` is the one
+adapter, and each family is a ~12-line subclass that declares its shape and hyper-parameters.
+Contract with ESPnet's trainer
 (espnet2/train/trainer.py, 202511):
 
 * The classes are ``AbsBatchStepScheduler`` and *not* epoch schedulers, so the trainer
@@ -20,7 +22,8 @@ Thin adapters over :mod:`espnet_warmup.schedules`. Contract with ESPnet's traine
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import torch
 from espnet2.schedulers.abs_scheduler import AbsBatchStepScheduler
@@ -31,26 +34,54 @@ from espnet_warmup import schedules
 logger = logging.getLogger(__name__)
 
 
-class _ClosedFormWarmupLR(LRScheduler, AbsBatchStepScheduler):
-    """Shared adapter: lr_g(i) = base_lr_g * factor(i), i = last_epoch + 1."""
+class ClosedFormWarmupLR(LRScheduler, AbsBatchStepScheduler):
+    """A warmup family: lr_g(i) = base_lr_g * factor(i), i = last_epoch + 1 (the counter).
 
-    #: hyper-parameter names saved beside the counter (for a mismatch warning on resume)
-    _hparams: tuple[str, ...] = ()
+    factor(i) = s(i / w, **params) for i < w, then sqrt(w / i) (:func:`schedules.warmup_factor`).
+    A family is declared by three class attributes and an explicit constructor:
+
+    * ``shape``: the shape s(x, **params), e.g. ``staticmethod(schedules.exponential_warmup)``;
+    * ``params``: its hyper-parameters, each with the validator that returns the clean value or
+      raises ValueError naming the key (``warmup_steps`` is common to every family);
+    * ``__init__(self, optimizer, warmup_steps=..., <params with defaults>, last_epoch=-1)``
+      calling ``super().__init__(optimizer, warmup_steps, last_epoch, **params)``; the explicit
+      signature is the config schema (ESPnet's ``--print_config`` reads it).
+
+    The base class validates, computes the closed form, saves the counter and prints itself.
+    check-config reads ``params`` (validators), the LR tools read ``closed_form`` and
+    ``warmup_key`` (:mod:`espnet_warmup.espnet_config`); register the class under its lower-cased
+    name (:data:`espnet_warmup.registry.SCHEDULERS`, or :func:`espnet_warmup.registry.register`).
+    """
+
+    shape: ClassVar[Callable[..., float]]
+    params: ClassVar[dict[str, Callable[[Any, str], Any]]] = {}
+    #: the LR is a function of the update counter only (tools evaluate it without stepping)
+    closed_form: ClassVar[bool] = True
+    #: the constructor argument that sets the warmup length (the peak is at update warmup_steps)
+    warmup_key: ClassVar[str] = "warmup_steps"
+
+    def __init__(self, optimizer: torch.optim.Optimizer, warmup_steps: int, last_epoch: int = -1,
+                 **params: Any):
+        self.warmup_steps = schedules.check_warmup_steps(warmup_steps, "warmup_steps")
+        if set(params) != set(self.params):
+            raise TypeError(f"{type(self).__name__} takes {sorted(self.params)}, got {sorted(params)}")
+        # validated in declaration order, so the first bad key is reported first
+        self._shape_params = {key: check(params[key], key) for key, check in self.params.items()}
+        for key, value in self._shape_params.items():
+            setattr(self, key, value)
+        super().__init__(optimizer, last_epoch)
+
+    @property
+    def _hparams(self) -> tuple[str, ...]:
+        """Hyper-parameter names, saved beside the counter (for a mismatch warning on resume)."""
+        return ("warmup_steps", *self.params)
 
     def factor(self, step: int) -> float:
-        raise NotImplementedError
+        """Factor of the peak LR that update ``step`` (1-based) uses."""
+        return schedules.warmup_factor(step, self.warmup_steps, self.shape, **self._shape_params)
 
     def get_lr(self) -> list[float]:
-        return self._closed_form_lrs()
-
-    def _closed_form_lrs(self) -> list[float]:
-        step = self.last_epoch + 1
-        f = self.factor(step)
-        return [float(base_lr) * f for base_lr in self.base_lrs]
-
-    def lr_at(self, step: int) -> list[float]:
-        """LRs that update ``step`` (1-based) uses, without touching the state."""
-        f = self.factor(step)
+        f = self.factor(self.last_epoch + 1)
         return [float(base_lr) * f for base_lr in self.base_lrs]
 
     def state_dict(self) -> dict[str, Any]:
@@ -81,7 +112,7 @@ class _ClosedFormWarmupLR(LRScheduler, AbsBatchStepScheduler):
                 )
         self.last_epoch = int(state_dict["last_epoch"])
         self._step_count = int(state_dict.get("_step_count", self.last_epoch + 1))
-        lrs = self._closed_form_lrs()
+        lrs = self.get_lr()
         for group, lr in zip(self.optimizer.param_groups, lrs):
             group["lr"] = lr
         self._last_lr = lrs
@@ -91,7 +122,7 @@ class _ClosedFormWarmupLR(LRScheduler, AbsBatchStepScheduler):
         return f"{type(self).__name__}({args})"
 
 
-class ExponentialWarmupLR(_ClosedFormWarmupLR):
+class ExponentialWarmupLR(ClosedFormWarmupLR):
     r"""Exponential warmup, then inverse-square-root decay (Gaido, Papi et al., 2025).
 
     .. math::
@@ -111,7 +142,8 @@ class ExponentialWarmupLR(_ClosedFormWarmupLR):
         last_epoch: index of the last update, -1 to start (torch convention).
     """
 
-    _hparams = ("warmup_steps", "alpha")
+    shape = staticmethod(schedules.exponential_warmup)
+    params = {"alpha": schedules.check_positive}
 
     def __init__(
         self,
@@ -120,17 +152,10 @@ class ExponentialWarmupLR(_ClosedFormWarmupLR):
         alpha: float = 1.5,
         last_epoch: int = -1,
     ):
-        self.warmup_steps = schedules.check_warmup_steps(warmup_steps, "warmup_steps")
-        self.alpha = schedules.check_positive(alpha, "alpha")
-        super().__init__(optimizer, last_epoch)
-
-    def factor(self, step: int) -> float:
-        return schedules.warmup_factor(
-            step, self.warmup_steps, lambda x: schedules.exponential_warmup(x, self.alpha)
-        )
+        super().__init__(optimizer, warmup_steps, last_epoch, alpha=alpha)
 
 
-class PolynomialWarmupLR(_ClosedFormWarmupLR):
+class PolynomialWarmupLR(ClosedFormWarmupLR):
     r"""Polynomial warmup, then inverse-square-root decay (Gaido, Papi et al., 2025).
 
     .. math::
@@ -149,7 +174,8 @@ class PolynomialWarmupLR(_ClosedFormWarmupLR):
         last_epoch: index of the last update, -1 to start (torch convention).
     """
 
-    _hparams = ("warmup_steps", "power")
+    shape = staticmethod(schedules.polynomial_warmup)
+    params = {"power": schedules.check_positive}
 
     def __init__(
         self,
@@ -158,11 +184,4 @@ class PolynomialWarmupLR(_ClosedFormWarmupLR):
         power: float = 1.5,
         last_epoch: int = -1,
     ):
-        self.warmup_steps = schedules.check_warmup_steps(warmup_steps, "warmup_steps")
-        self.power = schedules.check_positive(power, "power")
-        super().__init__(optimizer, last_epoch)
-
-    def factor(self, step: int) -> float:
-        return schedules.warmup_factor(
-            step, self.warmup_steps, lambda x: schedules.polynomial_warmup(x, self.power)
-        )
+        super().__init__(optimizer, warmup_steps, last_epoch, power=power)

@@ -27,8 +27,8 @@ import bisect
 import math
 from collections.abc import Callable, Sequence
 
-Shape = Callable[[float], float]
-Schedule = Callable[[int], float]
+#: a warmup shape s(x, **params): progress x = i/w in [0, 1] -> factor in [0, 1]
+Shape = Callable[..., float]
 
 
 # --------------------------------------------------------------------------- validation
@@ -98,24 +98,17 @@ def inverse_sqrt_decay(step: int, warmup_steps: int) -> float:
     return math.sqrt(warmup_steps / step)
 
 
-def warmup_factor(step: int, warmup_steps: int, shape: Shape) -> float:
-    """Factor of the peak LR at update ``step``: shape s(i/w) for i < w, then sqrt(w/i).
+def warmup_factor(step: int, warmup_steps: int, shape: Shape, **params: object) -> float:
+    """Factor of the peak LR at update ``step``: s(i/w, **params) for i < w, then sqrt(w/i).
 
-    At i = w the tail gives exactly 1.0, so the peak is exactly eta.
+    This is the one join of a shape to the tail (every policy goes through it). At i = w the
+    tail gives exactly 1.0, so the peak is exactly eta. ``params`` are the shape's
+    hyper-parameters (e.g. ``alpha=1.5``), passed by keyword.
     """
     _check_step(step)
     if step < warmup_steps:
-        return shape(step / warmup_steps)
+        return shape(step / warmup_steps, **params)
     return inverse_sqrt_decay(step, warmup_steps)
-
-
-def make_schedule(peak_lr: float, warmup_steps: int, shape: Shape) -> Schedule:
-    """Join ``shape`` to the inverse-sqrt tail: returns lr(i) = peak_lr * factor(i)."""
-
-    def schedule(step: int) -> float:
-        return peak_lr * warmup_factor(step, warmup_steps, shape)
-
-    return schedule
 
 
 # --------------------------------------------------------------------------- named policies
@@ -126,12 +119,12 @@ def linear_warmup_lr(step: int, peak_lr: float, warmup_steps: int) -> float:
 
 def polynomial_warmup_lr(step: int, peak_lr: float, warmup_steps: int, power: float) -> float:
     """eta * (i/w)^power for i < w, then eta * sqrt(w/i)."""
-    return peak_lr * warmup_factor(step, warmup_steps, lambda x: polynomial_warmup(x, power))
+    return peak_lr * warmup_factor(step, warmup_steps, polynomial_warmup, power=power)
 
 
 def exponential_warmup_lr(step: int, peak_lr: float, warmup_steps: int, alpha: float) -> float:
     """eta * (e^(alpha i/w) - 1)/(e^alpha - 1) for i < w, then eta * sqrt(w/i)."""
-    return peak_lr * warmup_factor(step, warmup_steps, lambda x: exponential_warmup(x, alpha))
+    return peak_lr * warmup_factor(step, warmup_steps, exponential_warmup, alpha=alpha)
 
 
 def piecewise_linear_warmup_lr(
@@ -139,18 +132,17 @@ def piecewise_linear_warmup_lr(
 ) -> float:
     """OWSM's piecewise-linear warmup in ESPnet's terms (absolute knot LRs).
 
-    ``steps`` = [0, w', ..., w] and ``lrs`` = [0, eta', ..., eta_last] are knots in
-    updates and absolute LRs; after the last knot the tail is peak_lr * sqrt(w / i)
-    with peak_lr defaulting to ``lrs[-1]`` (ESPnet uses the optimizer lr there, which
-    is why the two must agree).
+    ``steps`` = [0, w', ..., w] and ``lrs`` = [0, eta', ..., eta_last] are knots in updates
+    and absolute LRs. The shape is the interpolation through (i_k / w, lr_k / eta), joined to
+    the tail eta * sqrt(w / i) by :func:`warmup_factor`; eta = ``peak_lr`` defaults to
+    ``lrs[-1]`` (ESPnet decays from the optimizer lr, which is why the two must agree).
+    Scaling the knots by 1/eta and the result by eta rounds differently from interpolating the
+    absolute LRs: values agree with ESPnet's ``piecewiselinearwarmuplr`` to ~1e-16 relative.
     """
-    _check_step(step)
     w = steps[-1]
     peak = lrs[-1] if peak_lr is None else peak_lr
-    if step > w:
-        return peak * inverse_sqrt_decay(step, w)
-    knots = [(s / w, lr) for s, lr in zip(steps, lrs)]
-    return piecewise_linear_warmup(step / w, knots)
+    knots = [(s / w, lr / peak) for s, lr in zip(steps, lrs)]
+    return peak * warmup_factor(step, w, piecewise_linear_warmup, knots=knots)
 
 
 def owsm_piecewise_lr(

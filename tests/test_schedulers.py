@@ -56,15 +56,29 @@ def test_update_i_uses_lr_of_i_polynomial():
     assert got == [S.polynomial_warmup_lr(i, 2e-4, 50, 1.5) for i in range(1, 201)]
 
 
+def lr_of_update(scheduler, step):
+    """LRs that update ``step`` (1-based) uses: the counter set through the public state dict."""
+    scheduler.load_state_dict({**scheduler.state_dict(), "last_epoch": step - 1})
+    return scheduler.get_last_lr()
+
+
 def test_paper_settings_hit_the_golden_values():
     opt = make_optimizer(2e-4)
     exp = ExponentialWarmupLR(opt, warmup_steps=50_000, alpha=1.5)
-    assert exp.lr_at(1) == [pytest.approx(1.723327e-09, rel=5e-7)]
-    assert exp.lr_at(25_000) == [pytest.approx(6.416426e-05, rel=5e-7)]
-    assert exp.lr_at(50_000) == [2e-4]
+    assert exp.get_last_lr() == [pytest.approx(1.723327e-09, rel=5e-7)]  # update 1, as constructed
+    assert lr_of_update(exp, 25_000) == [pytest.approx(6.416426e-05, rel=5e-7)]
+    assert lr_of_update(exp, 50_000) == [2e-4]
+    assert opt.param_groups[0]["lr"] == 2e-4
     poly = PolynomialWarmupLR(make_optimizer(2e-4))  # defaults are the paper's: w = 50k, power = 1.5
-    assert poly.lr_at(15_000) == [pytest.approx(3.286335e-05, rel=5e-7)]
-    assert poly.lr_at(200_000) == [pytest.approx(1e-4, rel=1e-12)]
+    assert lr_of_update(poly, 15_000) == [pytest.approx(3.286335e-05, rel=5e-7)]
+    assert lr_of_update(poly, 200_000) == [pytest.approx(1e-4, rel=1e-12)]
+
+
+def test_setting_the_counter_equals_stepping_to_it():
+    o1, o2 = make_optimizer(2e-4), make_optimizer(2e-4)
+    stepped, jumped = ExponentialWarmupLR(o1, warmup_steps=30), ExponentialWarmupLR(o2, warmup_steps=30)
+    for step, want in enumerate(trajectory(stepped, o1, 90), start=1):
+        assert lr_of_update(jumped, step) == [want]
 
 
 @pytest.mark.parametrize("cls", [ExponentialWarmupLR, PolynomialWarmupLR])
@@ -138,10 +152,12 @@ def test_save_and_reload_halfway_continues_the_same_curve(cls, kw):
     assert first + rest == full
 
 
-def test_state_dict_is_the_counter_and_hyperparameters_only():
+def test_state_dict_holds_the_counter_and_hyperparameters_as_plain_numbers():
     sch = ExponentialWarmupLR(make_optimizer(1e-3), warmup_steps=7, alpha=2.0)
-    assert sch.state_dict() == {"last_epoch": 0, "_step_count": 1, "base_lrs": [1e-3],
-                                "warmup_steps": 7, "alpha": 2.0}
+    state = sch.state_dict()
+    assert {k: state[k] for k in ("last_epoch", "base_lrs", "warmup_steps", "alpha")} == \
+        {"last_epoch": 0, "base_lrs": [1e-3], "warmup_steps": 7, "alpha": 2.0}
+    assert all(type(v) in (int, float, list) for v in state.values())  # what weights_only loads
 
 
 def test_reload_with_a_changed_config_keeps_the_config_and_warns(caplog):
