@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from espnet_warmup.recipe.analysis.logs import EpochResult, Interval, SkippedUpdate
-from espnet_warmup.recipe.analysis.monitor import DivergenceDetector, Thresholds
+from espnet_warmup.recipe.analysis.divergence import DivergenceDetector, Thresholds
 
 
 def _iv(step: int, grad_norm: float = 5.0, loss: float = 10.0, skipped: int = 0) -> Interval:

@@ -53,7 +53,9 @@ class Spike:
         return self.value / self.median if self.median > 0 else math.inf
 
 
-def _check(factor: float, window: int, min_history: int) -> None:
+def check_parameters(factor: float, window: int, min_history: int) -> None:
+    """Raise ValueError naming the parameter when (factor, window, min_history) cannot define spikes:
+    factor a finite number > 1, window an integer >= 1, min_history an integer in [1, window]."""
     if not (isinstance(factor, (int, float)) and math.isfinite(factor) and factor > 1):
         raise ValueError(f"spike factor must be a finite number > 1, got {factor!r}")
     if not (isinstance(window, int) and window >= 1):
@@ -67,7 +69,7 @@ class SpikeDetector:
 
     def __init__(self, factor: float = DEFAULT_FACTOR, window: int = DEFAULT_WINDOW,
                  min_history: int = DEFAULT_MIN_HISTORY):
-        _check(factor, window, min_history)
+        check_parameters(factor, window, min_history)
         self.factor, self.window, self.min_history = float(factor), window, min_history
         self._history: deque[float] = deque(maxlen=window)
         self._sorted: list[float] = []  # the same values, sorted (O(window) updates, no numpy)
