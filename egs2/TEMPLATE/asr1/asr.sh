@@ -2,6 +2,8 @@
 # asr.sh: the corpus-agnostic ASR recipe engine, with ESPnet's stage numbers and option names.
 # Run it from a recipe dir (which has path.sh, cmd.sh, conf/, local/data.sh and data/<set>);
 # a recipe's run.sh calls it with its corpus' sets and configs. See docs/recipe.md.
+# Layout: options, checks, names, the bookkeeping helper `stage`, one function per stage,
+# and at the bottom the stage table.
 
 # Fail fast: an error in any pipeline part stops the run.
 set -e
@@ -78,7 +80,7 @@ batch_size=1                         # decoding batch size
 # Sets
 train_set=""   # name of the training set (data/<train_set>)
 valid_set=""   # name of the validation set
-test_sets=""   # names of the evaluation sets (space-separated)
+test_sets=""   # names of the evaluation sets (space-separated); auto: data/test_sets, written by stage 1
 
 help_message=$(cat <<EOF
 Usage: $0 --train_set <set> --valid_set <set> --test_sets "<set> ..." [options]
@@ -88,7 +90,8 @@ Stages (ESPnet numbering):
   4 filter by length             5 token list (bpe|char|word)
   6-9 language model: not used by this recipe (skipped)
   10 collect stats               11 train                 12 decode
-  13 score + <exp>/RESULTS.md    14 cross-experiment report (RESULTS.md)
+  13 score + <exp>/RESULTS.md
+  14 cross-policy report (RESULTS.md); replaces ESPnet's stage 14, which packs the model
 
 Options (Kaldi style: --name value; --foo-bar == --foo_bar):
   --stage, --stop_stage    # stages to run (default: ${stage}, ${stop_stage})
@@ -124,7 +127,7 @@ Options (Kaldi style: --name value; --foo-bar == --foo_bar):
   --inference_tag          # decode dir name
   --inference_asr_model    # model file in the exp dir (default: ${inference_asr_model})
   --batch_size             # decoding batch size (default: ${batch_size})
-  --train_set, --valid_set, --test_sets  # data/<set> names (required)
+  --train_set, --valid_set, --test_sets  # data/<set> names (required; --test_sets auto: data/test_sets)
   --config FILE            # a file of shell assignments read before the command-line options
 EOF
 )
@@ -164,9 +167,14 @@ fi
 [ -n "${valid_set}" ] || { log "ERROR: --valid_set is required"; exit 2; }
 [ -n "${test_sets}" ] || { log "ERROR: --test_sets is required"; exit 2; }
 [ "${train_set}" != "${valid_set}" ] || die "--train_set and --valid_set must differ (both ${train_set})"
-for _t in ${test_sets}; do
-    [ "${_t}" != "${train_set}" ] || die "--train_set ${train_set} is also in --test_sets"
-done
+check_test_sets() {
+    local t
+    for t in ${test_sets}; do
+        [ "${t}" != "${train_set}" ] || die "--train_set ${train_set} is also in --test_sets"
+    done
+}
+test_sets_opt=${test_sets}  # "auto" is resolved after stage 1 (resolve_test_sets)
+if [ "${test_sets}" != auto ]; then check_test_sets; fi
 for _v in stage stop_stage ngpu num_nodes nj inference_nj nbpe batch_size train_nthreads train_jobs; do
     [[ "${!_v}" =~ ^[0-9]+$ ]] || die "--${_v} must be a non-negative integer, got '${!_v}'"
 done
@@ -213,18 +221,10 @@ fi
 
 # ---------------------------------------------------------------------------- names
 # Speed perturbation renames the training set (as in ESPnet).
-if [ -n "${speed_perturb_factors}" ]; then
-    org_train_set=${train_set}
-    train_set="${train_set}_sp"
-else
-    org_train_set=${train_set}
-fi
+org_train_set=${train_set}
+if [ -n "${speed_perturb_factors}" ]; then train_set="${train_set}_sp"; fi
 data_feats=${dumpdir}/raw
-if [ "${lang}" != noinfo ]; then
-    token_listdir=data/${lang}_token_list
-else
-    token_listdir=data/token_list
-fi
+if [ "${lang}" != noinfo ]; then token_listdir=data/${lang}_token_list; else token_listdir=data/token_list; fi
 if [ "${token_type}" = bpe ]; then
     token_dir=${token_listdir}/bpe_${bpemode}${nbpe}
     bpemodel=${token_dir}/bpe.model
@@ -258,11 +258,31 @@ if [ -z "${inference_tag}" ]; then
     fi
     inference_tag+="_asr_model_$(echo "${inference_asr_model}" | sed -e 's/\//_/g' -e 's/\.[^.]*$//')"
 fi
+# The formatted copy of a set: train/valid are formatted into org/ and filtered by length into raw/.
+formatted_dir() {
+    if [ "$1" = "${train_set}" ] || [ "$1" = "${valid_set}" ]; then echo "${data_feats}/org/$1"; else echo "${data_feats}/$1"; fi
+}
 
 # ---------------------------------------------------------------------------- bookkeeping
-# A stage's output counts as finished when its marker holds the signature of its inputs and
-# settings; markers are written last (after the outputs were renamed into place), so an
-# interrupted stage is redone and a changed setting redoes the work it affects.
+# stage <n> <out dir> <signature> <what> <fn> [args...]: one unit of work of stage n.
+# Its output counts as finished when <out dir>/.done holds the signature of its inputs and
+# settings: then it logs "already done, skipped". Otherwise it logs one line, removes the
+# marker, runs <fn args> and writes the marker last (after the outputs were renamed into
+# place), so an interrupted stage is redone and a changed setting redoes the work it affects.
+declare -A stage_names=([1]="Data preparation" [2]="Speed perturbation" [3]="Format audio" [4]="Filter by length"
+    [5]="Token list" [10]="Collect stats" [11]="Training" [12]="Decoding" [13]="Scoring" [14]="Report")
+stage() {
+    local n=$1 out=$2 sig=$3 what=$4
+    shift 4
+    if is_done "${out}/.done" "${sig}"; then
+        log "Stage ${n}: ${stage_names[${n}]}: ${out} already done, skipped"
+        return 0
+    fi
+    log "Stage ${n}: ${stage_names[${n}]}: ${what}"
+    rm -f "${out}/.done"
+    "$@"
+    mark_done "${out}/.done" "${sig}"
+}
 checksum() {  # checksum of files (missing ones count as "missing")
     local f
     for f in "$@"; do
@@ -292,17 +312,8 @@ write_resume_script() {  # write_resume_script <dir> <stage> [extra options...]
     chmod +x "${dir}/run.sh.tmp"
     mv "${dir}/run.sh.tmp" "${dir}/run.sh"
 }
-# The exact job commands, collected per exp dir for its RESULTS.md.
-record_command() {  # record_command <dir> <stage name> <command string>
-    mkdir -p "$1"
-    # A rerun replaces the entry of the same name (header line + command line).
-    if [ -f "$1/commands.sh" ]; then
-        awk -v h="# $2" 'skip { skip = 0; next } $0 == h { skip = 1; next } { print }' "$1/commands.sh" > "$1/commands.sh.tmp"
-    else
-        : > "$1/commands.sh.tmp"
-    fi
-    printf '# %s\n%s\n' "$2" "$3" >> "$1/commands.sh.tmp"
-    mv "$1/commands.sh.tmp" "$1/commands.sh"
+record_command() {  # record_command <dir> <name> <command...>: <dir>/commands.sh, for its RESULTS.md
+    python3 -m espnet_warmup.recipe.stages.commands "$1/commands.sh" "$2" -- "${@:3}"
 }
 # On a failed job: say which log to read, and show its error lines.
 report_failure() {  # report_failure <what> <log or glob>
@@ -316,420 +327,339 @@ report_failure() {  # report_failure <what> <log or glob>
     done
     exit 1
 }
-have_module() {  # have_module <python module>: importable by the recipe's python?
-    python3 -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('$1') is None)" 2>/dev/null
-}
 need_binary() {  # need_binary <program> <why>
     command -v "$1" > /dev/null 2>&1 || die "'$1' not found on PATH; it is needed for $2 (install it, e.g. apt-get install $1)"
 }
 validate_data_dir() {  # validate_data_dir <dir>...
     python3 -m espnet_warmup.recipe.datadir validate "$@" || die "invalid data dir(s): $* (see the errors above)"
 }
+njobs() {  # njobs <max> <scp>...: the number of jobs, at most one per line of each scp
+    local n=$1 f
+    shift
+    for f in "$@"; do n=$(min "${n}" "$(wc -l < "${f}")"); done
+    echo "${n}"
+}
+split_scp() {  # split_scp <n> <scp> <prefix>: <prefix>.1.scp ... <prefix>.<n>.scp
+    local -a outs=()
+    local i
+    for i in $(seq "$1"); do outs+=("$3.${i}.scp"); done
+    python3 -m espnet_warmup.recipe.stages.scp split "$2" "${outs[@]}"
+}
 
-log "$(printf '%q ' "$0" ${orig_args[@]+"${orig_args[@]}"})"
+run_or_die() {  # run_or_die <message> <command...>: run the command; if it fails, die with the message
+    local msg=$1
+    shift
+    "$@" || die "${msg}"
+}
+resolve_test_sets() {  # --test_sets auto: the sets named in data/test_sets (local/data.sh writes it in stage 1)
+    [ "${test_sets_opt}" = auto ] || return 0
+    [ -s data/test_sets ] || die "--test_sets auto: data/test_sets not found or empty (local/data.sh writes it in stage 1; run stage 1 first)"
+    test_sets=$(cat data/test_sets)
+    check_test_sets
+}
 
-# ---------------------------------------------------------------------------- stage 1
-if run_stage 1; then
+# ---------------------------------------------------------------------------- stages 1-5: data
+data_prep() {  # data_prep <local/data.sh options...>
+    local d
+    local/data.sh "$@" || die "local/data.sh $* failed (exit $?); see the messages above"
+    resolve_test_sets
+    for d in ${org_train_set} ${valid_set} ${test_sets}; do validate_data_dir "data/${d}"; done
+}
+stage_1_data_prep() {
     [ -x local/data.sh ] || die "local/data.sh not found or not executable in ${PWD}"
-    _opts=""
-    if [ -n "${corpus}" ]; then _opts+="--corpus ${corpus} "; fi
-    _opts+="${local_data_opts}"
-    _sig="local/data.sh ${_opts} sets=${org_train_set},${valid_set},${test_sets}"
-    _ok=true
-    for _d in ${org_train_set} ${valid_set} ${test_sets}; do [ -f "data/${_d}/wav.scp" ] || _ok=false; done
-    if [ "${_ok}" = true ] && is_done data/.done_stage1 "${_sig}"; then
-        log "Stage 1: Data preparation: already done (data/.done_stage1), skipped"
-    else
-        log "Stage 1: Data preparation: local/data.sh ${_opts}"
-        rm -f data/.done_stage1
-        # shellcheck disable=SC2086
-        local/data.sh ${_opts} || die "local/data.sh ${_opts} failed (exit $?); see the messages above"
-        for _d in ${org_train_set} ${valid_set} ${test_sets}; do validate_data_dir "data/${_d}"; done
-        mark_done data/.done_stage1 "${_sig}"
-    fi
-fi
-
-# ---------------------------------------------------------------------------- stage 2
-if run_stage 2; then
-    if [ -n "${speed_perturb_factors}" ]; then
-        need_binary sox "speed perturbation (--speed_perturb_factors)"
-        validate_data_dir "data/${org_train_set}"
-        _sig="factors=${speed_perturb_factors} src=$(checksum data/${org_train_set}/wav.scp data/${org_train_set}/text)"
-        if is_done "data/${train_set}/.done_sp" "${_sig}"; then
-            log "Stage 2: Speed perturbation: data/${train_set} already done, skipped"
-        else
-            log "Stage 2: Speed perturbation: data/${org_train_set} -> data/${train_set} (factors ${speed_perturb_factors})"
-            python3 -m espnet_warmup.recipe.stages.speed_perturb --factors "${speed_perturb_factors}" \
-                "data/${org_train_set}" "data/${train_set}" || die "speed perturbation failed"
-            mark_done "data/${train_set}/.done_sp" "${_sig}"
-        fi
-    else
+    local opts="${corpus:+--corpus ${corpus} }${local_data_opts}" d
+    if [ "${test_sets_opt}" != auto ] || [ -s data/test_sets ]; then resolve_test_sets; fi
+    for d in ${org_train_set} ${valid_set} ${test_sets}; do [ -f "data/${d}/wav.scp" ] || rm -f data/.done; done
+    # shellcheck disable=SC2086
+    stage 1 data "local/data.sh ${opts} sets=${org_train_set},${valid_set},${test_sets_opt}" "local/data.sh ${opts}" \
+        data_prep ${opts}
+}
+stage_2_speed_perturb() {
+    if [ -z "${speed_perturb_factors}" ]; then
         log "Stage 2: Speed perturbation: no --speed_perturb_factors, skipped"
+        return 0
     fi
-fi
-
-# ---------------------------------------------------------------------------- stage 3
-if run_stage 3; then
-    log "Stage 3: Format audio: data/<set> -> ${data_feats}/{org/${train_set},org/${valid_set},$(echo ${test_sets} | tr ' ' ',')} at ${fs_hz} Hz as ${audio_format}"
+    need_binary sox "speed perturbation (--speed_perturb_factors)"
+    validate_data_dir "data/${org_train_set}"
+    stage 2 "data/${train_set}" "factors=${speed_perturb_factors} src=$(checksum data/${org_train_set}/{wav.scp,text})" \
+        "data/${org_train_set} -> data/${train_set} (factors ${speed_perturb_factors})" \
+        run_or_die "speed perturbation failed" python3 -m espnet_warmup.recipe.stages.speed_perturb \
+        --factors "${speed_perturb_factors}" "data/${org_train_set}" "data/${train_set}"
+}
+format_audio_set() {  # format_audio_set <set> <out dir>: one set's audio through a JOB=1:N array
+    local src=data/$1 out=$2 logdir=$2/logdir n
+    rm -rf "${out}"
+    python3 -m espnet_warmup.recipe.datadir copy "${src}" "${out}"
+    n=$(njobs "${nj}" "${src}/wav.scp")
+    split_scp "${n}" "${src}/wav.scp" "${logdir}/keys"
+    local -a cmd=(python3 -m espnet_warmup.recipe.stages.format_audio --fs "${fs_hz}" --audio-format "${audio_format}"
+        --audio-dir "${out}/data/format.JOB" --out-wav-scp "${logdir}/wav.JOB.scp"
+        --out-num-samples "${logdir}/utt2num_samples.JOB" "${logdir}/keys.JOB.scp")
+    write_resume_script "${out}" 3
+    ${train_cmd} JOB=1:"${n}" "${logdir}/format_audio.JOB.log" "${cmd[@]}" \
+        || report_failure "Formatting the audio of ${src}" "${logdir}/format_audio.*.log"
+    run_or_die "merging the formatted parts of ${out} failed" python3 -m espnet_warmup.recipe.stages.job_outputs \
+        format --nj "${n}" --audio_format "${audio_format}" "${out}"
+    validate_data_dir "${out}"
+}
+stage_3_format_audio() {
+    local dset out
     for dset in "${train_set}" "${valid_set}" ${test_sets}; do
-        if [ "${dset}" = "${train_set}" ] || [ "${dset}" = "${valid_set}" ]; then
-            _out=${data_feats}/org/${dset}
-        else
-            _out=${data_feats}/${dset}
-        fi
+        out=$(formatted_dir "${dset}")
         validate_data_dir "data/${dset}"
-        _sig="fs=${fs_hz} format=${audio_format} src=$(checksum data/${dset}/wav.scp data/${dset}/text data/${dset}/utt2spk)"
-        if is_done "${_out}/.done_format" "${_sig}"; then
-            log "Stage 3: ${_out}: already done, skipped"
-            continue
-        fi
-        if grep -q 'sox .*|$' "data/${dset}/wav.scp"; then
-            need_binary sox "the sox pipes in data/${dset}/wav.scp"
-        fi
-        rm -rf "${_out}"
-        python3 -m espnet_warmup.recipe.datadir copy "data/${dset}" "${_out}"
-        _logdir=${_out}/logdir
-        _n=$(min "${nj}" "$(wc -l < "data/${dset}/wav.scp")")
-        _splits=()
-        for n in $(seq "${_n}"); do _splits+=("${_logdir}/keys.${n}.scp"); done
-        python3 -m espnet_warmup.recipe.stages.scp split "data/${dset}/wav.scp" "${_splits[@]}"
-        _cmd="python3 -m espnet_warmup.recipe.stages.format_audio --fs ${fs_hz} --audio-format ${audio_format} --audio-dir ${_out}/data/format.JOB --out-wav-scp ${_logdir}/wav.JOB.scp --out-num-samples ${_logdir}/utt2num_samples.JOB ${_logdir}/keys.JOB.scp"
-        write_resume_script "${_out}" 3
-        # shellcheck disable=SC2086
-        ${train_cmd} JOB=1:"${_n}" "${_logdir}/format_audio.JOB.log" ${_cmd} \
-            || report_failure "Formatting the audio of data/${dset}" "${_logdir}/format_audio.*.log"
-        for n in $(seq "${_n}"); do cat "${_logdir}/wav.${n}.scp"; done | sort > "${_out}/wav.scp.tmp"
-        for n in $(seq "${_n}"); do cat "${_logdir}/utt2num_samples.${n}"; done | sort > "${_out}/utt2num_samples.tmp"
-        mv "${_out}/wav.scp.tmp" "${_out}/wav.scp"
-        mv "${_out}/utt2num_samples.tmp" "${_out}/utt2num_samples"
-        echo raw > "${_out}/feats_type"
-        echo "${audio_format}" > "${_out}/audio_format"
-        validate_data_dir "${_out}"
-        mark_done "${_out}/.done_format" "${_sig}"
+        stage 3 "${out}" "fs=${fs_hz} format=${audio_format} src=$(checksum data/${dset}/{wav.scp,text,utt2spk})" \
+            "data/${dset} -> ${out} at ${fs_hz} Hz as ${audio_format}" format_audio_set "${dset}" "${out}"
     done
-fi
-
-# ---------------------------------------------------------------------------- stage 4
-if run_stage 4; then
+}
+stage_4_filter_by_length() {
+    local dset src
     for dset in "${train_set}" "${valid_set}"; do
-        _src=${data_feats}/org/${dset}
-        [ -f "${_src}/.done_format" ] || die "${_src} is not formatted yet: run stage 3 first"
-        _sig="min=${min_wav_duration} max=${max_wav_duration} src=$(cat "${_src}/.done_format")"
-        if is_done "${data_feats}/${dset}/.done_filter" "${_sig}"; then
-            log "Stage 4: Filter by length: ${data_feats}/${dset} already done, skipped"
-            continue
-        fi
-        log "Stage 4: Filter by length: ${_src} -> ${data_feats}/${dset} (${min_wav_duration} s < duration < ${max_wav_duration} s)"
-        python3 -m espnet_warmup.recipe.stages.length_filter --fs "${fs_hz}" --min "${min_wav_duration}" \
-            --max "${max_wav_duration}" "${_src}" "${data_feats}/${dset}" || die "length filtering of ${_src} failed"
-        mark_done "${data_feats}/${dset}/.done_filter" "${_sig}"
+        src=${data_feats}/org/${dset}
+        [ -f "${src}/.done" ] || die "${src} is not formatted yet: run stage 3 first"
+        stage 4 "${data_feats}/${dset}" "min=${min_wav_duration} max=${max_wav_duration} src=$(cat "${src}/.done")" \
+            "${src} -> ${data_feats}/${dset} (${min_wav_duration} s < duration < ${max_wav_duration} s)" \
+            run_or_die "length filtering of ${src} failed" python3 -m espnet_warmup.recipe.stages.length_filter \
+            --fs "${fs_hz}" --min "${min_wav_duration}" --max "${max_wav_duration}" "${src}" "${data_feats}/${dset}"
     done
-fi
+}
+stage_5_token_list() {
+    local text=${data_feats}/${train_set}/text given=""
+    [ -f "${text}" ] || die "${text} not found: run stages 3-4 first"
+    # Without --nlsyms_txt, the <...> words of the train text become the symbols file.
+    local -a nlsyms=(--nlsyms-out "${nlsyms_txt}")
+    if [ "${nlsyms_txt}" != "${token_listdir}/nlsyms.txt" ]; then given=${nlsyms_txt}; nlsyms=(--nlsyms "${given}"); fi
+    [ -f "${token_list}" ] || rm -f "${token_dir}/.done"
+    stage 5 "${token_dir}" \
+        "type=${token_type} nbpe=${nbpe} mode=${bpemode} nlsyms=${nlsyms_txt} text=$(checksum "${text}" ${given:+"${given}"})" \
+        "${text} -> ${token_list} (${token_type})" \
+        run_or_die "making the token list failed" python3 -m espnet_warmup.recipe.stages.token_list \
+        --token-type "${token_type}" --nbpe "${nbpe}" --bpemode "${bpemode}" --text "${text}" "${nlsyms[@]}" --outdir "${token_dir}"
+}
 
-# ---------------------------------------------------------------------------- stage 5
-if run_stage 5; then
-    _text=${data_feats}/${train_set}/text
-    [ -f "${_text}" ] || die "${_text} not found: run stages 3-4 first"
-    _nlsyms_opt=""
-    if [ "${nlsyms_txt}" != "${token_listdir}/nlsyms.txt" ]; then _nlsyms_opt="--nlsyms ${nlsyms_txt}"; fi
-    _sig="type=${token_type} nbpe=${nbpe} mode=${bpemode} nlsyms=${nlsyms_txt} text=$(checksum "${_text}" ${_nlsyms_opt:+"${nlsyms_txt}"})"
-    if [ -f "${token_list}" ] && is_done "${token_dir}/.done" "${_sig}"; then
-        log "Stage 5: Token list: ${token_list} already done, skipped"
-    else
-        log "Stage 5: Token list (${token_type}): ${_text} -> ${token_list}"
-        # Without --nlsyms_txt, the <...> words of the train text become the symbols file.
-        if [ -z "${_nlsyms_opt}" ]; then _nlsyms_opt="--nlsyms-out ${nlsyms_txt}"; fi
-        # shellcheck disable=SC2086
-        python3 -m espnet_warmup.recipe.stages.token_list --token-type "${token_type}" --nbpe "${nbpe}" \
-            --bpemode "${bpemode}" --text "${_text}" ${_nlsyms_opt} \
-            --outdir "${token_dir}" || die "making the token list failed"
-        mark_done "${token_dir}/.done" "${_sig}"
-    fi
-fi
-
-# ---------------------------------------------------------------------------- stages 6-9
-if any_stage 6 7 8 9; then
-    log "Stages 6-9: Language model: not used by this recipe (decoding without an LM), skipped"
-fi
-
+# ---------------------------------------------------------------------------- stages 10-11: training
 # Options shared by collect-stats and training.
 common_train_opts() {
     local opts="--use_preprocessor true --token_type ${token_type} --token_list ${token_list}"
     opts+=" --non_linguistic_symbols ${nlsyms_txt} --cleaner none --g2p none"
     if [ "${token_type}" = bpe ]; then opts+=" --bpemodel ${bpemodel}"; fi
-    opts+=" --frontend_conf fs=${fs_hz}"
-    echo "${opts}"
+    echo "${opts} --frontend_conf fs=${fs_hz}"
 }
 # The speech/text inputs of the train and valid sets (collect stats and training read the same).
 data_opts() {
-    local opts="" part set
+    local part set
     for part in train valid; do
         if [ "${part}" = train ]; then set=${train_set}; else set=${valid_set}; fi
-        opts+=" --${part}_data_path_and_name_and_type ${data_feats}/${set}/wav.scp,speech,sound"
-        opts+=" --${part}_data_path_and_name_and_type ${data_feats}/${set}/text,text,text"
+        echo " --${part}_data_path_and_name_and_type ${data_feats}/${set}/wav.scp,speech,sound"
+        echo " --${part}_data_path_and_name_and_type ${data_feats}/${set}/text,text,text"
     done
-    echo "${opts}"
 }
 # Training goes through our launcher, which registers the warmup schedulers in ESPnet.
 asr_train="${python} -m espnet_warmup -m espnet2.bin.asr_train"
-
-# ---------------------------------------------------------------------------- stage 10
-if run_stage 10; then
-    for _f in "${token_list}" "${data_feats}/${train_set}/wav.scp" "${data_feats}/${valid_set}/wav.scp"; do
-        [ -f "${_f}" ] || die "${_f} not found: run stages 1-5 first"
+# The fingerprint of the configs' frontend: the stats depend on it only (and on --train_args naming
+# it), so the policies of a run share them and --train_args "--max_epoch 1" keeps them.
+stats_key() {
+    python3 -m espnet_warmup.recipe.stages.stats_key --train_args="${train_args}" "${train_configs[@]}"
+}
+collect_stats() {  # collect_stats <n jobs>
+    local n=$1 logdir=${asr_stats_dir}/logdir
+    rm -rf "${logdir}"
+    split_scp "${n}" "${data_feats}/${train_set}/wav.scp" "${logdir}/train"
+    split_scp "${n}" "${data_feats}/${valid_set}/wav.scp" "${logdir}/valid"
+    # shellcheck disable=SC2046,SC2086
+    local -a cmd=(${asr_train} --collect_stats true $(common_train_opts) $(data_opts)
+        --train_shape_file "${logdir}/train.JOB.scp" --valid_shape_file "${logdir}/valid.JOB.scp"
+        --output_dir "${logdir}/stats.JOB" --config "${train_configs[0]}" ${train_args})
+    write_resume_script "${asr_stats_dir}" 10
+    ${train_cmd} JOB=1:"${n}" "${logdir}/stats.JOB.log" "${cmd[@]}" \
+        || report_failure "Collecting statistics (espnet2.bin.asr_train --collect_stats true)" "${logdir}/stats.*.log"
+    ${python} -m espnet_warmup.recipe.stages.job_outputs stats --nj "${n}" --token_list "${token_list}" \
+        --token_type "${token_type}" "${asr_stats_dir}" > "${logdir}/aggregate.log" 2>&1 \
+        || report_failure "Aggregating statistics" "${logdir}/aggregate.log"
+    record_command "${asr_stats_dir}" "stage 10: collect stats (JOB=1:${n})" "${cmd[@]}"
+}
+stage_10_collect_stats() {
+    local f key n
+    for f in "${token_list}" "${data_feats}/${train_set}/wav.scp" "${data_feats}/${valid_set}/wav.scp"; do
+        [ -f "${f}" ] || die "${f} not found: run stages 1-5 first"
     done
-    # The stats depend on the configs' frontend only (and --train_args naming it): the policies
-    # of a run share them, and --train_args "--max_epoch 1" does not invalidate them.
-    _key=$(python3 -m espnet_warmup.recipe.stages.stats_key --train_args "${train_args}" "${train_configs[@]}") || die "--train_config: see the error above"
-    _sig="frontend=${_key} tokens=$(checksum "${token_list}") data=$(checksum ${data_feats}/${train_set}/{wav.scp,text} ${data_feats}/${valid_set}/{wav.scp,text}) fs=${fs_hz}"
-    if is_done "${asr_stats_dir}/.done" "${_sig}"; then
-        log "Stage 10: Collect stats: ${asr_stats_dir} already done, skipped"
-    else
-        _config=${train_configs[0]}
-        _logdir=${asr_stats_dir}/logdir
-        _n=$(min "${nj}" "$(wc -l < "${data_feats}/${train_set}/wav.scp")")
-        _n=$(min "${_n}" "$(wc -l < "${data_feats}/${valid_set}/wav.scp")")
-        log "Stage 10: Collect stats: ${asr_stats_dir} (${_n} jobs, config ${_config})"
-        rm -rf "${_logdir}"
-        mkdir -p "${_logdir}"
-        _tsplits=(); _vsplits=()
-        for n in $(seq "${_n}"); do _tsplits+=("${_logdir}/train.${n}.scp"); _vsplits+=("${_logdir}/valid.${n}.scp"); done
-        python3 -m espnet_warmup.recipe.stages.scp split "${data_feats}/${train_set}/wav.scp" "${_tsplits[@]}"
-        python3 -m espnet_warmup.recipe.stages.scp split "${data_feats}/${valid_set}/wav.scp" "${_vsplits[@]}"
-        _cmd="${asr_train} --collect_stats true $(common_train_opts)$(data_opts)"
-        _cmd+=" --train_shape_file ${_logdir}/train.JOB.scp --valid_shape_file ${_logdir}/valid.JOB.scp"
-        _cmd+=" --output_dir ${_logdir}/stats.JOB --config ${_config} ${train_args}"
-        write_resume_script "${asr_stats_dir}" 10
-        # shellcheck disable=SC2086
-        ${train_cmd} JOB=1:"${_n}" "${_logdir}/stats.JOB.log" ${_cmd} \
-            || report_failure "Collecting statistics (espnet2.bin.asr_train --collect_stats true)" "${_logdir}/stats.*.log"
-        _inputs=""
-        for n in $(seq "${_n}"); do _inputs+="--input_dir ${_logdir}/stats.${n} "; done
-        _tmp=${asr_stats_dir}.tmp
-        rm -rf "${_tmp}"
-        # shellcheck disable=SC2086
-        ${python} -m espnet2.bin.aggregate_stats_dirs ${_inputs} --output_dir "${_tmp}" \
-            > "${_logdir}/aggregate.log" 2>&1 || report_failure "Aggregating statistics" "${_logdir}/aggregate.log"
-        _vocab=$(wc -l < "${token_list}")
-        for _s in train valid; do
-            # text_shape.<token_type>: "<utt> <length>,<vocab size>", used for batch-bins counting.
-            awk -v N="${_vocab}" '{ print $0 "," N }' "${_tmp}/${_s}/text_shape" > "${_tmp}/${_s}/text_shape.${token_type}"
-            rm -rf "${asr_stats_dir:?}/${_s}"
-            mv "${_tmp}/${_s}" "${asr_stats_dir}/${_s}"
-        done
-        rm -rf "${_tmp}"
-        record_command "${asr_stats_dir}" "stage 10: collect stats (JOB=1:${_n})" "${_cmd}"
-        mark_done "${asr_stats_dir}/.done" "${_sig}"
+    key=$(stats_key) || die "--train_config: see the error above"
+    n=$(njobs "${nj}" "${data_feats}/${train_set}/wav.scp" "${data_feats}/${valid_set}/wav.scp")
+    stage 10 "${asr_stats_dir}" "frontend=${key} tokens=$(checksum "${token_list}") data=$(checksum \
+        ${data_feats}/${train_set}/{wav.scp,text} ${data_feats}/${valid_set}/{wav.scp,text}) fs=${fs_hz}" \
+        "${asr_stats_dir} (${n} jobs, config ${train_configs[0]})" collect_stats "${n}"
+}
+train_policy() {  # train_policy <config> <exp dir>: one training, through espnet2.bin.launch
+    local config=$1 exp=$2 rc=0
+    local -a normalize=()
+    # Given here, not in the config: global_mvn in the config breaks --collect_stats.
+    if [ "${feats_normalize}" = global_mvn ]; then
+        normalize=(--normalize global_mvn --normalize_conf "stats_file=${asr_stats_dir}/train/feats_stats.npz")
     fi
-fi
-
-# ---------------------------------------------------------------------------- stage 11
-if run_stage 11; then
+    # shellcheck disable=SC2046,SC2086
+    local -a cmd=(env "OMP_NUM_THREADS=$(( train_nthreads > 0 ? train_nthreads : 1 ))" ${python} -m espnet2.bin.launch
+        --cmd "${cuda_cmd} --name $(basename "${exp}")" --log "${exp}/train.log" --ngpu "${ngpu}" --num_nodes "${num_nodes}"
+        --init_file_prefix "${exp}/.dist_init_" --multiprocessing_distributed true
+        -- ${asr_train} $(common_train_opts) ${normalize[@]+"${normalize[@]}"} $(data_opts)
+        --train_shape_file "${asr_stats_dir}/train/speech_shape" --train_shape_file "${asr_stats_dir}/train/text_shape.${token_type}"
+        --valid_shape_file "${asr_stats_dir}/valid/speech_shape" --valid_shape_file "${asr_stats_dir}/valid/text_shape.${token_type}"
+        --resume true --fold_length $((speech_fold_length * 100)) --fold_length "${text_fold_length}"
+        --output_dir "${exp}" --config "${config}" ${train_args})
+    write_resume_script "${exp}" 11 --train_config "${config}"
+    rm -f "${exp}/commands.sh"  # a new training starts the experiment's record afresh
+    record_command "${exp}" "stage 11: train" "${cmd[@]}"
+    if [ "${monitor}" = true ]; then
+        # The monitor runs the training, warns (console, monitor.log) on the paper's failure signature:
+        # sustained grad-norm spikes, non-finite (skipped) updates, a rising loss; exit 4: it stopped it.
+        python3 -m espnet_warmup.recipe.analysis.monitor --log "${exp}/train.log" --out "${exp}/monitor.log" \
+            --stop_on_divergence "${stop_on_divergence}" --child_log "${exp}/launch.log" -- "${cmd[@]}" || rc=$?
+    else
+        "${cmd[@]}" > "${exp}/launch.log" 2>&1 || rc=$?
+    fi
+    if [ "${rc}" -ne 0 ]; then
+        tail -n 3 "${exp}/launch.log" >&2 || true
+        if [ "${monitor}" = true ] && [ "${rc}" -eq 4 ]; then
+            die "Training ${exp} was stopped by the divergence monitor (read ${exp}/monitor.log); the last complete epoch checkpoint is ${exp}/checkpoint.pth"
+        fi
+        report_failure "Training ${exp}" "${exp}/train.log"
+    fi
+    [ -f "${exp}/${inference_asr_model}" ] \
+        || die "training finished but ${exp}/${inference_asr_model} is missing; read ${exp}/train.log (--inference_asr_model must name a model the trainer writes)"
+}
+train_one() {  # train_one <config>: stage 11 for one policy
+    local config=$1 exp sig
+    exp=$(exp_of "${config}")
+    sig="config=$(checksum "${config}") args=${train_args} stats=$(md5sum < "${asr_stats_dir}/.done" | cut -d' ' -f1) ngpu=${ngpu}"
+    if [ -f "${exp}/.done" ] && ! { [ -f "${exp}/${inference_asr_model}" ] && is_done "${exp}/.done" "${sig}"; }; then
+        log "WARNING: ${exp} was trained with other settings; training again (resuming from its checkpoint.pth if any; remove ${exp} to start from scratch)"
+        rm -f "${exp}/.done"
+    fi
+    stage 11 "${exp}" "${sig}" "${config} -> ${exp} (log: ${exp}/train.log)" train_policy "${config}" "${exp}"
+}
+stage_11_train() {
+    local key config i
     [ -f "${asr_stats_dir}/.done" ] || die "${asr_stats_dir} is not finished: run stage 10 first"
-    _key=$(python3 -m espnet_warmup.recipe.stages.stats_key --train_args "${train_args}" "${train_configs[@]}") || die "--train_config: see the error above"
-    case "$(cat "${asr_stats_dir}/.done")" in
-        "frontend=${_key} "*) ;;
-        *) die "${asr_stats_dir} was collected for another frontend than ${train_configs[*]}: run stage 10 again" ;;
-    esac
+    key=$(stats_key) || die "--train_config: see the error above"
+    [[ "$(cat "${asr_stats_dir}/.done")" == "frontend=${key} "* ]] \
+        || die "${asr_stats_dir} was collected for another frontend than ${train_configs[*]}: run stage 10 again"
     # On a CPU, training may use every core (path.sh sets OMP_NUM_THREADS=1 for parallel jobs),
     # shared by the --train_jobs trainings that run at the same time.
     if [ "${ngpu}" -eq 0 ] && [ "${train_nthreads}" -eq 0 ]; then
-        train_nthreads=$(( $(nproc) / train_jobs ))
-        if [ "${train_nthreads}" -lt 1 ]; then train_nthreads=1; fi
+        train_nthreads=$(( $(nproc) / train_jobs > 0 ? $(nproc) / train_jobs : 1 ))
     fi
-    # train_one <config>: train one policy into its exp dir (skips it when already done).
-    train_one() {
-        local _config=$1 asr_exp _sig _opts _jobname _launch _pid
-        asr_exp=$(exp_of "${_config}")
-        _sig="config=$(checksum "${_config}") args=${train_args} stats=$(cat "${asr_stats_dir}/.done" | md5sum | cut -d' ' -f1) ngpu=${ngpu}"
-        if [ -f "${asr_exp}/${inference_asr_model}" ] && is_done "${asr_exp}/.done_train" "${_sig}"; then
-            log "Stage 11: Training: ${asr_exp} already done, skipped"
-            return 0
-        fi
-        if [ -f "${asr_exp}/.done_train" ]; then
-            log "WARNING: ${asr_exp} was trained with other settings; training again (resuming from its checkpoint.pth if any; remove ${asr_exp} to start from scratch)"
-            rm -f "${asr_exp}/.done_train"
-        fi
-        log "Stage 11: Training: ${_config} -> ${asr_exp} (log: ${asr_exp}/train.log)"
-        mkdir -p "${asr_exp}"
-        _opts="$(common_train_opts)"
-        if [ "${feats_normalize}" = global_mvn ]; then
-            # Given here, not in the config: global_mvn in the config breaks --collect_stats.
-            _opts+=" --normalize global_mvn --normalize_conf stats_file=${asr_stats_dir}/train/feats_stats.npz"
-        fi
-        _opts+="$(data_opts)"
-        _opts+=" --train_shape_file ${asr_stats_dir}/train/speech_shape"
-        _opts+=" --train_shape_file ${asr_stats_dir}/train/text_shape.${token_type}"
-        _opts+=" --valid_shape_file ${asr_stats_dir}/valid/speech_shape"
-        _opts+=" --valid_shape_file ${asr_stats_dir}/valid/text_shape.${token_type}"
-        _opts+=" --resume true --fold_length $((speech_fold_length * 100)) --fold_length ${text_fold_length}"
-        _opts+=" --output_dir ${asr_exp} --config ${_config} ${train_args}"
-        _jobname=$(basename "${asr_exp}")
-        _launch="${python} -m espnet2.bin.launch --cmd \"${cuda_cmd} --name ${_jobname}\" --log ${asr_exp}/train.log"
-        _launch+=" --ngpu ${ngpu} --num_nodes ${num_nodes} --init_file_prefix ${asr_exp}/.dist_init_"
-        _launch+=" --multiprocessing_distributed true -- ${asr_train} ${_opts}"
-        write_resume_script "${asr_exp}" 11 --train_config "${_config}"
-        rm -f "${asr_exp}/commands.sh"
-        record_command "${asr_exp}" "stage 11: train" "OMP_NUM_THREADS=$(( train_nthreads > 0 ? train_nthreads : 1 )) ${_launch}"
-        # shellcheck disable=SC2086
-        OMP_NUM_THREADS=$(( train_nthreads > 0 ? train_nthreads : 1 )) \
-        ${python} -m espnet2.bin.launch --cmd "${cuda_cmd} --name ${_jobname}" --log "${asr_exp}/train.log" \
-            --ngpu "${ngpu}" --num_nodes "${num_nodes}" --init_file_prefix "${asr_exp}/.dist_init_" \
-            --multiprocessing_distributed true -- ${asr_train} ${_opts} > "${asr_exp}/launch.log" 2>&1 &
-        _pid=$!
-        _mon_pid=""
-        if [ "${monitor}" = true ] && have_module espnet_warmup.recipe.analysis.monitor; then
-            # Warns on the console and in ${asr_exp}/monitor.log on the paper's failure signature:
-            # sustained grad-norm spikes, non-finite (skipped) updates, a rising loss.
-            python3 -m espnet_warmup.recipe.analysis.monitor --log "${asr_exp}/train.log" --follow-pid "${_pid}" \
-                --out "${asr_exp}/monitor.log" --stop_on_divergence "${stop_on_divergence}" &
-            _mon_pid=$!
-        fi
-        if ! wait "${_pid}"; then
-            tail -n 3 "${asr_exp}/launch.log" >&2 || true
-            if [ -n "${_mon_pid}" ]; then
-                _mon_rc=0; wait "${_mon_pid}" || _mon_rc=$?
-                if [ "${_mon_rc}" -eq 4 ]; then
-                    die "Training ${asr_exp} was stopped by the divergence monitor (read ${asr_exp}/monitor.log); the last complete epoch checkpoint is ${asr_exp}/checkpoint.pth"
-                fi
-            fi
-            report_failure "Training ${asr_exp}" "${asr_exp}/train.log"
-        fi
-        [ -z "${_mon_pid}" ] || wait "${_mon_pid}" || true
-        [ -f "${asr_exp}/${inference_asr_model}" ] \
-            || die "training finished but ${asr_exp}/${inference_asr_model} is missing; read ${asr_exp}/train.log (--inference_asr_model must name a model the trainer writes)"
-        mark_done "${asr_exp}/.done_train" "${_sig}"
-    }
     if [ "${train_jobs}" -le 1 ]; then
-        for _config in "${train_configs[@]}"; do train_one "${_config}"; done
-    else
-        # Up to --train_jobs configs at a time; each failure is reported by its own train_one.
-        _pids=(); _names=(); _failed=()
-        for _config in "${train_configs[@]}"; do
-            if [ ${#_pids[@]} -ge "${train_jobs}" ]; then
-                wait "${_pids[0]}" || _failed+=("${_names[0]}")
-                _pids=("${_pids[@]:1}"); _names=("${_names[@]:1}")
-            fi
-            train_one "${_config}" &
-            _pids+=($!); _names+=("${_config}")
-        done
-        for _i in "${!_pids[@]}"; do
-            wait "${_pids[${_i}]}" || _failed+=("${_names[${_i}]}")
-        done
-        if [ ${#_failed[@]} -gt 0 ]; then
-            die "training failed for ${_failed[*]} (the errors and logs are named above)"
-        fi
+        for config in "${train_configs[@]}"; do train_one "${config}"; done
+        return 0
     fi
-fi
+    # Up to --train_jobs configs at a time; each failure is reported by its own train_one.
+    local -a pids=() names=() failed=()
+    for config in "${train_configs[@]}"; do
+        if [ ${#pids[@]} -ge "${train_jobs}" ]; then
+            wait "${pids[0]}" || failed+=("${names[0]}")
+            pids=("${pids[@]:1}"); names=("${names[@]:1}")
+        fi
+        train_one "${config}" &
+        pids+=($!); names+=("${config}")
+    done
+    for i in "${!pids[@]}"; do wait "${pids[${i}]}" || failed+=("${names[${i}]}"); done
+    [ ${#failed[@]} -eq 0 ] || die "training failed for ${failed[*]} (the errors and logs are named above)"
+}
 
-# ---------------------------------------------------------------------------- stage 12
-if run_stage 12; then
-    if [ "${gpu_inference}" = true ]; then _cmd_inf=${cuda_cmd}; _ngpu=1; else _cmd_inf=${decode_cmd}; _ngpu=0; fi
-    for _config in "${train_configs[@]}"; do
-        asr_exp=$(exp_of "${_config}")
-        _model=${asr_exp}/${inference_asr_model}
-        [ -f "${_model}" ] || die "${_model} not found: run stage 11 for ${_config} first"
+# ---------------------------------------------------------------------------- stages 12-14: evaluation
+decode_set() {  # decode_set <config> <set> <decode dir> <n jobs>
+    local config=$1 dset=$2 dir=$3 n=$4 exp data=${data_feats}/$2 logdir=$3/logdir ngpu_inf=0 cmd_inf=${decode_cmd}
+    exp=$(exp_of "${config}")
+    if [ "${gpu_inference}" = true ]; then cmd_inf=${cuda_cmd}; ngpu_inf=1; fi
+    rm -rf "${logdir}"
+    split_scp "${n}" "${data}/wav.scp" "${logdir}/keys"
+    # shellcheck disable=SC2086
+    local -a cmd=(${python} -m espnet2.bin.asr_inference --batch_size "${batch_size}" --ngpu "${ngpu_inf}"
+        --data_path_and_name_and_type "${data}/wav.scp,speech,sound" --key_file "${logdir}/keys.JOB.scp"
+        --asr_train_config "${exp}/config.yaml" --asr_model_file "${exp}/${inference_asr_model}"
+        --output_dir "${logdir}/output.JOB" ${inference_config:+--config "${inference_config}"} ${inference_args})
+    write_resume_script "${dir}" 12 --train_config "${config}"
+    record_command "${exp}" "stage 12: decode ${dset} (JOB=1:${n})" "${cmd[@]}"
+    ${cmd_inf} --gpu "${ngpu_inf}" JOB=1:"${n}" "${logdir}/asr_inference.JOB.log" "${cmd[@]}" \
+        || report_failure "Decoding ${dset} with ${exp}" "${logdir}/asr_inference.*.log"
+    run_or_die "merging the decoding outputs of ${dir} failed" python3 -m espnet_warmup.recipe.stages.job_outputs \
+        decode --nj "${n}" --keys "${data}/wav.scp" "${dir}"
+}
+stage_12_decode() {
+    local config exp model dset dir n
+    for config in "${train_configs[@]}"; do
+        exp=$(exp_of "${config}")
+        model=${exp}/${inference_asr_model}
+        [ -f "${model}" ] || die "${model} not found: run stage 11 for ${config} first"
         for dset in ${test_sets}; do
-            _data=${data_feats}/${dset}
-            _dir=${asr_exp}/${inference_tag}/${dset}
-            [ -f "${_data}/wav.scp" ] || die "${_data}/wav.scp not found: run stage 3 first"
-            _sig="model=$(checksum "${_model}") data=$(checksum "${_data}/wav.scp") config=$(checksum ${inference_config:+"${inference_config}"}) args=${inference_args} bs=${batch_size}"
-            if [ -f "${_dir}/text" ] && is_done "${_dir}/.done_decode" "${_sig}"; then
-                log "Stage 12: Decoding: ${_dir} already done, skipped"
-                continue
-            fi
-            _logdir=${_dir}/logdir
-            _n=$(min "${inference_nj}" "$(wc -l < "${_data}/wav.scp")")
-            log "Stage 12: Decoding: ${asr_exp} on ${dset} (${_n} jobs) -> ${_dir}"
-            rm -rf "${_logdir}" "${_dir}/.done_decode"
-            mkdir -p "${_logdir}"
-            _splits=()
-            for n in $(seq "${_n}"); do _splits+=("${_logdir}/keys.${n}.scp"); done
-            python3 -m espnet_warmup.recipe.stages.scp split "${_data}/wav.scp" "${_splits[@]}"
-            _cmd="${python} -m espnet2.bin.asr_inference --batch_size ${batch_size} --ngpu ${_ngpu}"
-            _cmd+=" --data_path_and_name_and_type ${_data}/wav.scp,speech,sound --key_file ${_logdir}/keys.JOB.scp"
-            _cmd+=" --asr_train_config ${asr_exp}/config.yaml --asr_model_file ${_model}"
-            _cmd+=" --output_dir ${_logdir}/output.JOB"
-            if [ -n "${inference_config}" ]; then _cmd+=" --config ${inference_config}"; fi
-            _cmd+=" ${inference_args}"
-            write_resume_script "${_dir}" 12 --train_config "${_config}"
-            record_command "${asr_exp}" "stage 12: decode ${dset} (JOB=1:${_n})" "${_cmd}"
-            # shellcheck disable=SC2086
-            ${_cmd_inf} --gpu "${_ngpu}" JOB=1:"${_n}" "${_logdir}/asr_inference.JOB.log" ${_cmd} \
-                || report_failure "Decoding ${dset} with ${asr_exp}" "${_logdir}/asr_inference.*.log"
-            python3 -m espnet_warmup.recipe.stages.decode_merge --keys "${_data}/wav.scp" --nj "${_n}" "${_dir}" \
-                || die "merging the decoding outputs of ${_dir} failed"
-            mark_done "${_dir}/.done_decode" "${_sig}"
+            dir=${exp}/${inference_tag}/${dset}
+            [ -f "${data_feats}/${dset}/wav.scp" ] || die "${data_feats}/${dset}/wav.scp not found: run stage 3 first"
+            [ -f "${dir}/text" ] || rm -f "${dir}/.done"
+            n=$(njobs "${inference_nj}" "${data_feats}/${dset}/wav.scp")
+            stage 12 "${dir}" "model=$(checksum "${model}") data=$(checksum "${data_feats}/${dset}/wav.scp") config=$(checksum \
+                ${inference_config:+"${inference_config}"}) args=${inference_args} bs=${batch_size}" \
+                "${exp} on ${dset} (${n} jobs) -> ${dir}" decode_set "${config}" "${dset}" "${dir}" "${n}"
         done
     done
-fi
-
-# ---------------------------------------------------------------------------- stage 13
+}
 remove_tokens() {  # the non-linguistic symbols, removed from ref and hyp before scoring
     if [ -f "${nlsyms_txt}" ]; then tr '\n' ' ' < "${nlsyms_txt}" | sed 's/ *$//'; fi
 }
-if run_stage 13; then
-    for _config in "${train_configs[@]}"; do
-        asr_exp=$(exp_of "${_config}")
+score_set() {  # score_set <exp dir> <set> <decode dir>
+    local exp=$1 dset=$2 dir=$3 ref=${data_feats}/$2
+    local -a cmd=(python3 -m espnet_warmup.recipe.scoring.cli --ref "${ref}/text" --hyp "${dir}/text"
+        --utt2spk "${ref}/utt2spk" --remove_tokens "$(remove_tokens)" --outdir "${dir}")
+    if [ -f "${ref}/utt2lang" ]; then cmd+=(--utt2lang "${ref}/utt2lang"); fi
+    record_command "${exp}" "stage 13: score ${dset}" "${cmd[@]}"
+    "${cmd[@]}" > "${dir}/score.log" 2>&1 || { cat "${dir}/score.log" >&2; report_failure "Scoring ${dir}" "${dir}/score.log"; }
+    log "$(tail -n 1 "${dir}/score.log")"
+}
+stage_13_score() {
+    local config exp dset dir
+    for config in "${train_configs[@]}"; do
+        exp=$(exp_of "${config}")
         for dset in ${test_sets}; do
-            _dir=${asr_exp}/${inference_tag}/${dset}
-            [ -f "${_dir}/.done_decode" ] || die "${_dir} is not decoded yet: run stage 12 first"
-            _ref=${data_feats}/${dset}
-            _sig="hyp=$(cat "${_dir}/.done_decode" | md5sum | cut -d' ' -f1) ref=$(checksum "${_ref}/text")"
-            if [ -f "${_dir}/score_wer/result.txt" ] && is_done "${_dir}/.done_score" "${_sig}"; then
-                log "Stage 13: Scoring: ${_dir} already done, skipped"
-                continue
-            fi
-            log "Stage 13: Scoring: ${_dir}"
-            _cmd=(python3 -m espnet_warmup.recipe.scoring.cli --ref "${_ref}/text" --hyp "${_dir}/text"
-                  --utt2spk "${_ref}/utt2spk" --remove_tokens "$(remove_tokens)" --outdir "${_dir}")
-            if [ -f "${_ref}/utt2lang" ]; then _cmd+=(--utt2lang "${_ref}/utt2lang"); fi
-            record_command "${asr_exp}" "stage 13: score ${dset}" "$(printf '%q ' "${_cmd[@]}")"
-            "${_cmd[@]}" > "${_dir}/score.log" 2>&1 || { cat "${_dir}/score.log" >&2; report_failure "Scoring ${_dir}" "${_dir}/score.log"; }
-            log "$(tail -n 1 "${_dir}/score.log")"
-            mark_done "${_dir}/.done_score" "${_sig}"
+            dir=${exp}/${inference_tag}/${dset}
+            [ -f "${dir}/.done" ] || die "${dir} is not decoded yet: run stage 12 first"
+            [ -f "${dir}/score_wer/result.txt" ] || rm -f "${dir}/score_wer/.done"
+            stage 13 "${dir}/score_wer" "hyp=$(md5sum < "${dir}/.done" | cut -d' ' -f1) ref=$(checksum "${data_feats}/${dset}/text")" \
+                "${dir}" score_set "${exp}" "${dset}" "${dir}"
         done
         # <exp>/RESULTS.md: ESPnet-style tables, then the exact commands that made them.
-        python3 -m espnet_warmup.recipe.scoring.results "${asr_exp}" > "${asr_exp}/RESULTS.md.tmp" \
-            || die "writing ${asr_exp}/RESULTS.md failed"
-        if [ -f "${asr_exp}/commands.sh" ]; then
-            { echo; echo "### Exact commands"; echo; echo '```sh'; cat "${asr_exp}/commands.sh"; echo '```'; } >> "${asr_exp}/RESULTS.md.tmp"
-        fi
-        mv "${asr_exp}/RESULTS.md.tmp" "${asr_exp}/RESULTS.md"
-        log "Stage 13: ${asr_exp}/RESULTS.md"
-        grep -E '^\|(dataset|decode)' "${asr_exp}/RESULTS.md" | head -n 8 >&2 || true
+        run_or_die "writing ${exp}/RESULTS.md failed" python3 -m espnet_warmup.recipe.scoring.results "${exp}" \
+            --commands "${exp}/commands.sh" -o "${exp}/RESULTS.md"
+        log "Results: ${exp}/RESULTS.md"
+        grep -E '^\|(dataset|decode)' "${exp}/RESULTS.md" | head -n 8 >&2 || true
     done
-fi
-
-# ---------------------------------------------------------------------------- stage 14
-if run_stage 14; then
+}
+write_report() {  # write_report <exp dir>...: the cross-policy RESULTS.md
+    python3 -m espnet_warmup.cli report --expdir "${expdir}" --out RESULTS.md --decode_dir "${inference_tag}" "$@" \
+        > "${expdir}/report.log" 2>&1 || report_failure "The report (espnet_warmup report)" "${expdir}/report.log"
+}
+stage_14_report() {
     # Every scored experiment of ${expdir} takes part, so policies trained in separate runs
     # (./run.sh --train_config X) are compared too.
-    _exps=()
-    for _d in "${expdir}"/asr_*; do
-        [ -d "${_d}" ] || continue
-        if compgen -G "${_d}/*/*/score_wer/result.txt" > /dev/null; then _exps+=("${_d}"); fi
+    local -a exps=()
+    local d
+    for d in "${expdir}"/asr_*; do
+        if compgen -G "${d}/*/*/score_wer/result.txt" > /dev/null; then exps+=("${d}"); fi
     done
-    if [ ${#_exps[@]} -eq 0 ]; then
-        die "Stage 14: no scored experiments under ${expdir}: run stages 11-13 first"
-    fi
-    _sig="$(for _d in "${_exps[@]}"; do echo "${_d}"; cat "${_d}"/*/*/.done_score; done | md5sum | cut -d' ' -f1)"
-    if [ -f RESULTS.md ] && is_done "${expdir}/.done_report" "${_sig}"; then
-        log "Stage 14: Report: RESULTS.md is up to date, skipped"
-    elif have_module espnet_warmup.recipe.report; then
-        log "Stage 14: Report: ${#_exps[@]} experiment(s) -> RESULTS.md"
-        python3 -m espnet_warmup.cli report --expdir "${expdir}" --out RESULTS.md \
-            --decode_dir "${inference_tag}" "${_exps[@]}" \
-            > "${expdir}/report.log" 2>&1 || report_failure "The report (espnet_warmup report)" "${expdir}/report.log"
-    else
-        log "Stage 14: Report: espnet_warmup.recipe.report not installed; RESULTS.md from espnet_warmup.recipe.scoring.results"
-        python3 -m espnet_warmup.recipe.scoring.results "${_exps[@]}" -o RESULTS.md \
-            > "${expdir}/report.log" 2>&1 || report_failure "The results summary" "${expdir}/report.log"
-    fi
-    if ! is_done "${expdir}/.done_report" "${_sig}"; then
-        mark_done "${expdir}/.done_report" "${_sig}"
-        log "Stage 14: RESULTS.md written (${#_exps[@]} experiment(s))"
-    fi
-fi
+    [ ${#exps[@]} -gt 0 ] || die "Stage 14: no scored experiments under ${expdir}: run stages 11-13 first"
+    [ -f RESULTS.md ] || rm -f "${expdir}/.done"
+    stage 14 "${expdir}" "$(for d in "${exps[@]}"; do echo "${d}"; cat "${d}"/*/*/score_wer/.done 2>/dev/null; done | md5sum)" \
+        "${#exps[@]} experiment(s) -> RESULTS.md" write_report "${exps[@]}"
+}
 
+# ---------------------------------------------------------------------------- the stage table
+log "$(printf '%q ' "$0" ${orig_args[@]+"${orig_args[@]}"})"
+if run_stage 1; then stage_1_data_prep; fi
+if any_stage 3 12 13; then resolve_test_sets; fi
+if run_stage 2; then stage_2_speed_perturb; fi
+if run_stage 3; then stage_3_format_audio; fi
+if run_stage 4; then stage_4_filter_by_length; fi
+if run_stage 5; then stage_5_token_list; fi
+if any_stage 6 7 8 9; then log "Stages 6-9: Language model: not used by this recipe (decoding without an LM), skipped"; fi
+if run_stage 10; then stage_10_collect_stats; fi
+if run_stage 11; then stage_11_train; fi
+if run_stage 12; then stage_12_decode; fi
+if run_stage 13; then stage_13_score; fi
+if run_stage 14; then stage_14_report; fi
 log "Successfully finished. [elapsed=${SECONDS}s]"

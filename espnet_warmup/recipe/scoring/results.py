@@ -3,6 +3,7 @@
 Usage::
 
     python -m espnet_warmup.recipe.scoring.results exp/asr_train_exp_warmup [exp/... | exp] [-o RESULTS.md]
+    python -m espnet_warmup.recipe.scoring.results exp/asr_x --commands exp/asr_x/commands.sh -o exp/asr_x/RESULTS.md
 
 An argument is an *experiment dir* when it contains ``<decode_dir>/<dset>/score_<m>/result.txt``
 (any decode-dir name, as ESPnet's ``*/*/score_*``); otherwise its sub-directories that do
@@ -20,6 +21,15 @@ are used (so ``exp`` covers all policies). Output, as ESPnet's::
     |<decode_dir>/<dset>|...|           the Sum/Avg line of score_wer/result.txt
     |<decode_dir>/<dset>[en]|...|       per language, from scores.json when present
     ### CER ...
+
+With ``--commands`` (one experiment; stage 13 writes ``<exp>/RESULTS.md`` so) the exact job
+commands follow the tables, as ESPnet's RESULTS.md keeps them next to the numbers::
+
+    ### Exact commands
+
+    ```sh
+    <the commands file, verbatim>
+    ```
 
 Rows are read from result.txt the way ESPnet greps them (first ``Avg`` line), so real
 sclite outputs work too. ``score_ter`` is listed when present.
@@ -178,16 +188,31 @@ def format_results(expdirs: list[Path], env: dict[str, str] | None = None) -> st
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
+def format_commands(commands: str) -> str:
+    """The "Exact commands" block appended to RESULTS.md (``commands``: the commands file's text)."""
+    if commands and not commands.endswith("\n"):
+        commands += "\n"
+    return f"\n### Exact commands\n\n```sh\n{commands}```\n"
+
+
 # --------------------------------------------------------------------------- CLI
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("expdirs", nargs="+", help="experiment dirs, or a dir holding them (e.g. exp)")
     parser.add_argument("-o", "--output", default=None, help="write here (atomically) instead of stdout")
+    parser.add_argument("--commands", default=None,
+                        help="an experiment's commands.sh, appended as '### Exact commands' (one experiment only; "
+                             "a missing file adds nothing)")
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        text = format_results(experiment_dirs(args.expdirs))
-    except (ResultsInputError, ValueError) as e:
+        expdirs = experiment_dirs(args.expdirs)
+        if args.commands and len(expdirs) != 1:
+            raise ResultsInputError(f"--commands {args.commands} needs exactly one experiment dir, got {len(expdirs)}")
+        text = format_results(expdirs)
+        if args.commands and Path(args.commands).is_file():
+            text += format_commands(Path(args.commands).read_text(encoding="utf-8"))
+    except (ResultsInputError, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     if args.output:

@@ -12,8 +12,8 @@ corpus flac took 0.66x the bytes of wav for 1.10x the formatting time (bench/aud
 
 Unreadable, missing or empty audio is an error: the job reports every bad utterance with
 its wav.scp entry and the reason, writes nothing, and exits 1, so the stage stops and
-names the log. Outputs (``wav.scp`` and ``utt2num_samples`` parts) are written to temp
-names and renamed only when the whole split succeeded.
+names the log; so does a sox pipe in wav.scp without sox on PATH. Every audio file is written
+atomically, and the ``wav.scp`` and ``utt2num_samples`` parts only when the whole split succeeded.
 
 Command line::
 
@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import shutil
 import sys
 from math import gcd
 from pathlib import Path
@@ -33,8 +34,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from espnet_warmup.recipe.atomic import atomic_output
 from espnet_warmup.recipe.datadir import read_kv, write_kv
-from espnet_warmup.recipe.wavscp import ArchiveError, CommandError, audio_source, is_file_entry
+from espnet_warmup.recipe.wavscp import ArchiveError, CommandError, audio_source, is_file_entry, is_pipe_entry
 
 
 class AudioError(Exception):
@@ -105,15 +107,24 @@ def format_split(wav_scp: str, fs: int, audio_dir: str, out_wav_scp: str, out_nu
             continue
         mono = to_mono_at_rate(data, rate, fs)
         out = audio_dir_p / f"{utt}.{audio_format}"
-        tmp = out.with_name(f".{out.name}.tmp")
-        sf.write(tmp, to_pcm16(mono, fs), fs, subtype="PCM_16", format=AUDIO_FORMATS[audio_format])
-        os.replace(tmp, out)
+        with atomic_output(out, "wb") as f:
+            sf.write(f, to_pcm16(mono, fs), fs, subtype="PCM_16", format=AUDIO_FORMATS[audio_format])
         new_scp[utt] = str(out)
         num_samples[utt] = str(len(mono))
     if not problems:
         write_kv(out_num_samples, num_samples)
         write_kv(out_wav_scp, new_scp)
     return problems
+
+
+def missing_sox(wav_scp) -> str | None:
+    """The error to report when ``wav_scp`` has sox pipes (``sox ... |``) and sox is not on PATH, else None."""
+    if shutil.which("sox") is not None:
+        return None
+    if any(is_pipe_entry(v) and "sox " in v for v in read_kv(wav_scp).values()):
+        return (f"'sox' not found on PATH; it is needed for the sox pipes in {wav_scp} "
+                "(install it, e.g. apt-get install sox)")
+    return None
 
 
 def main(argv=None) -> int:
@@ -126,6 +137,10 @@ def main(argv=None) -> int:
     p.add_argument("--out-num-samples", required=True)
     p.add_argument("wav_scp", help="(a split of) the input wav.scp")
     args = p.parse_args(argv)
+    no_sox = missing_sox(args.wav_scp)
+    if no_sox:
+        print(f"ERROR: {no_sox}", file=sys.stderr)
+        return 1
     problems = format_split(args.wav_scp, args.fs, args.audio_dir, args.out_wav_scp, args.out_num_samples,
                             args.audio_format)
     if problems:

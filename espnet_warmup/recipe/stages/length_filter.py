@@ -15,9 +15,9 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
+from espnet_warmup.recipe.atomic import atomic_dir
 from espnet_warmup.recipe.datadir import DataDirError, read_kv, subset_dir
 
 
@@ -28,7 +28,7 @@ def keep_by_length(num_samples: dict[str, str], fs: int, min_s: float, max_s: fl
 
 
 def filter_dir(src, dst, fs: int, min_s: float, max_s: float) -> tuple[int, int]:
-    """Write the kept subset of ``src`` to ``dst`` (temp dir, then rename); return (kept, total)."""
+    """Write the kept subset of ``src`` to ``dst`` (replaced whole, atomically); return (kept, total)."""
     src, dst = Path(src), Path(dst)
     num_samples = read_kv(src / "utt2num_samples")
     keep = keep_by_length(num_samples, fs, min_s, max_s)
@@ -36,18 +36,11 @@ def filter_dir(src, dst, fs: int, min_s: float, max_s: float) -> tuple[int, int]
         raise DataDirError(
             f"{src}: all {len(num_samples)} utterances are outside ({min_s}, {max_s}) seconds; "
             "check --min_wav_duration/--max_wav_duration")
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", dir=dst.parent))
-    try:
+    with atomic_dir(dst) as work:
         subset_dir(src, work, keep)
         for extra in ("feats_type", "audio_format"):
             if (src / extra).is_file():
                 shutil.copy(src / extra, work / extra)
-        if dst.exists():
-            shutil.rmtree(dst)
-        work.rename(dst)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return len(keep), len(num_samples)
 
 

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import shutil
 import sys
 import tempfile
 from collections import OrderedDict
 from pathlib import Path
 
+from espnet_warmup.recipe.atomic import atomic_dir
 from espnet_warmup.recipe.datadir import DataDirError, combine_dirs, copy_dir, read_kv, write_kv
 from espnet_warmup.recipe.wavscp import archive_pipe, is_archive_entry, is_pipe_entry
 
@@ -60,24 +60,20 @@ def parse_factors(text: str) -> list[float]:
 
 
 def speed_perturb(src, dst, factors: list[float]) -> None:
-    """Combine the copies of ``src`` for every factor into ``dst`` (via a temp dir, then rename)."""
+    """Combine the copies of ``src`` for every factor into ``dst`` (replaced whole, atomically)."""
     dst = Path(dst)
-    work = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", dir=dst.parent))
-    try:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{dst.name}.parts.", dir=dst.parent) as scratch:
         parts = []
         for f in factors:
             if f == 1.0:
                 parts.append(Path(src))
             else:
-                part = work / f"sp{f:g}"
+                part = Path(scratch) / f"sp{f:g}"
                 perturb_dir(src, part, f)
                 parts.append(part)
-        combine_dirs(work / "combined", parts)
-        if dst.exists():
-            shutil.rmtree(dst)
-        (work / "combined").rename(dst)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        with atomic_dir(dst) as combined:
+            combine_dirs(combined, parts)
 
 
 def main(argv=None) -> int:

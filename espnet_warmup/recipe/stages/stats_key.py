@@ -8,7 +8,7 @@ refuses a set of configs that disagree on them (their statistics would differ).
 
 Command line::
 
-    python -m espnet_warmup.recipe.stages.stats_key [--train_args "..."] conf/train_linear_warmup.yaml conf/train_exp_warmup.yaml
+    python -m espnet_warmup.recipe.stages.stats_key [--train_args="..."] conf/train_linear_warmup.yaml conf/train_exp_warmup.yaml
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import hashlib
 import json
 import sys
 
-import yaml
+from espnet_warmup.espnet_config import ConfigError, load_config
+from espnet_warmup.options import KaldiArgumentParser
 
 #: Config keys that change what collect-stats computes.
 STATS_KEYS = ("frontend", "frontend_conf", "preprocessor", "preprocessor_conf", "input_size", "speech_volume_normalize")
@@ -36,32 +37,30 @@ def stats_fingerprint(config: dict, train_args: str = "") -> str:
     return hashlib.md5(json.dumps(part, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def load_config(path: str) -> dict:
-    try:
-        with open(path, encoding="utf-8") as f:
-            cfg = yaml.safe_load(f) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise ValueError(f"{path}: cannot read the config: {err}") from None
-    if not isinstance(cfg, dict):
-        raise ValueError(f"{path}: a training config must be a YAML mapping")
+def load_stats_config(path: str) -> dict:
+    """The training config ``path`` (:func:`espnet_warmup.espnet_config.load_config`), refused when it
+    has a ``normalize`` key: ESPnet cannot collect stats with a normalize layer that needs those stats."""
+    cfg = load_config(path)
     if "normalize" in cfg:
-        # ESPnet cannot collect stats with a normalize layer that needs those stats.
-        raise ValueError(f"{path}: remove the 'normalize' key; the engine adds --normalize global_mvn "
-                         "with the stage-10 statistics at training time (--feats_normalize)")
+        raise ConfigError(f"{path}: remove the 'normalize' key; the engine adds --normalize global_mvn "
+                          "with the stage-10 statistics at training time (--feats_normalize)")
     return cfg
 
 
+def build_parser() -> KaldiArgumentParser:
+    p = KaldiArgumentParser(prog="python -m espnet_warmup.recipe.stages.stats_key", description=__doc__.splitlines()[0])
+    # --train_args=VALUE: the value starts with "--", which argparse would take for an option.
+    p.add_option("train_args", "", "the engine's --train_args (only options naming a stats key count); "
+                 "give it as --train_args=VALUE")
+    p.add_argument("configs", nargs="+", metavar="config.yaml", help="the training configs of one run")
+    return p
+
+
 def main(argv=None) -> int:
-    paths = list(sys.argv[1:] if argv is None else argv)
-    train_args = ""
-    if len(paths) >= 2 and paths[0] == "--train_args":
-        train_args, paths = paths[1], paths[2:]
-    if not paths:
-        print("usage: python -m espnet_warmup.recipe.stages.stats_key [--train_args ARGS] <config.yaml>...", file=sys.stderr)
-        return 2
+    args = build_parser().parse_args(argv)
     try:
-        prints = {p: stats_fingerprint(load_config(p), train_args) for p in paths}
-    except ValueError as err:
+        prints = {p: stats_fingerprint(load_stats_config(p), args.train_args) for p in args.configs}
+    except ConfigError as err:
         print(f"ERROR: {err}", file=sys.stderr)
         return 1
     if len(set(prints.values())) > 1:

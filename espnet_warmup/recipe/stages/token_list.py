@@ -21,13 +21,11 @@ Command line::
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 from collections import Counter
 from pathlib import Path
 
-from espnet_warmup.recipe.atomic import atomic_write_text
+from espnet_warmup.recipe.atomic import atomic_dir, atomic_write_text
 from espnet_warmup.recipe.datadir import NLSYM_RE, read_kv
 
 BLANK, UNK, SOS_EOS, SPACE = "<blank>", "<unk>", "<sos/eos>", "<space>"
@@ -95,7 +93,7 @@ def make_token_list(text_file, token_type: str, outdir, nbpe: int = 30, bpemode:
                     nlsyms: list[str] | None = None) -> list[str]:
     """Build the token list of ``token_type`` from a Kaldi ``text`` file into ``outdir``.
 
-    Writes ``tokens.txt`` (and ``bpe.model`` for bpe) via a temp dir renamed at the end.
+    Writes ``tokens.txt`` (and ``bpe.model`` for bpe); ``outdir`` is replaced whole, atomically.
     Returns the token list.
     """
     transcripts = list(read_kv(text_file).values())
@@ -103,10 +101,7 @@ def make_token_list(text_file, token_type: str, outdir, nbpe: int = 30, bpemode:
         raise ValueError(f"{text_file}: no transcripts to build a token list from")
     if nlsyms is None:
         nlsyms = find_nlsyms(transcripts)
-    outdir = Path(outdir)
-    outdir.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", dir=outdir.parent))
-    try:
+    with atomic_dir(outdir) as work:
         if token_type == "bpe":
             if bpemode not in ("unigram", "bpe", "char", "word"):
                 raise ValueError(f"--bpemode must be one of unigram, bpe, char, word; got {bpemode!r}")
@@ -119,11 +114,6 @@ def make_token_list(text_file, token_type: str, outdir, nbpe: int = 30, bpemode:
             raise ValueError(f"--token_type must be one of bpe, char, word; got {token_type!r}")
         tokens = espnet_token_list(corpus)
         (work / "tokens.txt").write_text("".join(t + "\n" for t in tokens), encoding="utf-8")
-        if outdir.exists():
-            shutil.rmtree(outdir)
-        work.rename(outdir)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     return tokens
 
 
