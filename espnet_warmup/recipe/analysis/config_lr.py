@@ -15,10 +15,13 @@ way ESPnet's trainer steps it:
   ``warmupreducelronplateau``) cannot be predicted: the curve assumes no plateau.
 * no scheduler: the constant ``optim_conf.lr``.
 
-Schedulers whose LR is a closed-form function of the update counter (ours, ESPnet's
-``warmuplr``, ``piecewiselinearwarmuplr``, ``noamlr``, ``tristagelr``) are evaluated
-directly at the sampled updates (their ``get_lr`` with the counter set), which gives the
-same values as stepping (tested) in a fraction of the time for 100k+ updates.
+Schedulers whose LR is a closed-form function of the update counter (those whose
+:class:`~espnet_warmup.espnet_config.SchedulerSpec` says ``closed_form``: every family declared
+on :class:`espnet_warmup.schedulers.ClosedFormWarmupLR`, and ESPnet's ``warmuplr``,
+``piecewiselinearwarmuplr``, ``noamlr``, ``tristagelr``) are evaluated directly at the sampled
+updates (their ``get_lr`` with the counter set), which gives the same values as stepping
+(tested) in a fraction of the time for 100k+ updates. The config facts (optimizer and its lr,
+scheduler class, warmup window) come from :mod:`espnet_warmup.espnet_config`.
 
 So the curve of ESPnet's own schedulers includes their quirks (e.g.
 ``piecewiselinearwarmuplr``'s jump when ``warmup_lr_list[-1] != optim_conf.lr``).
@@ -28,25 +31,29 @@ Only the first optimizer (``optim``/``scheduler``) is considered.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-#: schedulers whose get_lr() depends on last_epoch only (no chained state)
-CLOSED_FORM = frozenset(
-    {"warmuplr", "piecewiselinearwarmuplr", "noamlr", "tristagelr",
-     "exponentialwarmuplr", "polynomialwarmuplr"}
+from espnet_warmup.espnet_config import (
+    ESPNET_DEFAULT_ACCUM_GRAD,
+    ConfigError,
+    SchedulerSpec,
+    espnet_registries,
+    load_config,
+    optimizer_lr,
+    optimizer_name,
+    scheduler_spec,
 )
+
+__all__ = ["ConfigError", "LRCurve", "lr_curve", "sample_steps"]
 
 #: optimizer options that only make sense on a GPU / build; dropped for the dummy optimizer
 _DEVICE_ONLY_OPTIM_KEYS = ("fused", "foreach", "capturable")
 
-
-class ConfigError(ValueError):
-    """A training config that cannot be turned into an LR curve (message names file and key)."""
+#: how ESPnet's trainer steps a scheduler
+BATCH, EPOCH, NEVER = "batch", "epoch", "never"
 
 
 @dataclasses.dataclass
@@ -66,46 +73,6 @@ class LRCurve:
         return self.lrs[self.steps.index(step)]
 
 
-def load_config(path: str | Path) -> dict[str, Any]:
-    """Read an ESPnet training YAML; errors name the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such config file")
-    try:
-        with open(path) as f:
-            conf = yaml.safe_load(f)
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({err})") from None
-    if not isinstance(conf, dict):
-        raise ConfigError(f"{path}: expected a YAML mapping of ESPnet training options")
-    return conf
-
-
-def _class_defaults(cls: type) -> dict[str, Any]:
-    return {
-        k: p.default
-        for k, p in inspect.signature(cls.__init__).parameters.items()
-        if p.default is not inspect.Parameter.empty
-    }
-
-
-def warmup_window(scheduler: str | None, conf: dict[str, Any]) -> tuple[int | None, list[int]]:
-    """(last warmup update, intermediate knots) of a scheduler config, from its options.
-
-    ``conf`` must already include the class defaults for keys the config left out.
-    """
-    if scheduler is None:
-        return None, []
-    if scheduler == "piecewiselinearwarmuplr":
-        knots = [int(s) for s in conf.get("warmup_steps_list", [])]
-        return (knots[-1] if knots else None), [k for k in knots[1:-1] if k > 0]
-    if scheduler == "tristagelr":
-        return int(conf["max_steps"] * conf["warmup_ratio"]), []
-    if "warmup_steps" in conf and conf["warmup_steps"]:
-        return int(conf["warmup_steps"]), []
-    return None, []
-
-
 def sample_steps(steps: int, points: int | None, extra: list[int]) -> list[int]:
     """Updates at which to evaluate: all of 1..steps, or the multiples of
     ``ceil(steps / points)`` (round numbers stay exact) plus update 1, the last update,
@@ -119,105 +86,125 @@ def sample_steps(steps: int, points: int | None, extra: list[int]) -> list[int]:
     return sorted(picked)
 
 
-def lr_curve(config: str | Path | dict[str, Any], steps: int, name: str | None = None,
-             updates_per_epoch: int | None = None, points: int | None = None,
-             closed_form: bool = True, at: list[int] | None = None) -> LRCurve:
-    """LR of updates ``1..steps`` for an ESPnet training config (path or dict). See module doc.
-
-    ``points`` limits the number of returned updates (evenly spaced, plus the warmup end
-    and knots; ``at`` adds updates of interest); ``closed_form=False`` forces stepping the scheduler even where a closed
-    form exists (used by the tests to check that both agree).
-    """
-    import warnings
-
+# ----------------------------------------------------------------------------- building
+def build_optimizer(conf: dict[str, Any], src: str):
+    """(a one-parameter optimizer as the config's ``optim``/``optim_conf`` builds it, its lr)."""
     import torch
 
-    import espnet_warmup
+    _, optim_classes = espnet_registries()
+    name = optimizer_name(conf)
+    if name not in optim_classes:
+        raise ConfigError(f"{src}: optim: unknown optimizer {name!r}; allowed: {', '.join(sorted(optim_classes))}")
+    lr = optimizer_lr(conf)
+    if lr is None or not math.isfinite(lr):
+        raw = (conf.get("optim_conf") or {}).get("lr")
+        raise ConfigError(f"{src}: optim_conf.lr must be a number, got {raw!r}")
+    param = torch.nn.Parameter(torch.zeros(1))
+    kwargs = {k: v for k, v in (conf.get("optim_conf") or {}).items() if k not in _DEVICE_ONLY_OPTIM_KEYS}
+    try:
+        optimizer = optim_classes[name]([param], **kwargs)
+    except Exception:  # exotic optimizer args: the LR path only needs param_groups
+        optimizer = torch.optim.SGD([param], lr=float(lr), momentum=0.9)
+    return optimizer, float(lr)
+
+
+def build_scheduler(spec: SchedulerSpec, conf: dict[str, Any], optimizer, src: str):
+    """The scheduler of ``spec`` on ``optimizer``, with the config's own ``scheduler_conf``."""
+    given = dict(conf.get("scheduler_conf") or {})
+    try:
+        return spec.cls(optimizer, **given)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{src}: scheduler_conf for {spec.name!r} is invalid: {err}") from None
+
+
+def stepping(scheduler) -> tuple[str, str]:
+    """(:data:`BATCH` | :data:`EPOCH` | :data:`NEVER`, note): when ESPnet's trainer steps ``scheduler``."""
     from espnet2.schedulers.abs_scheduler import (
         AbsBatchStepScheduler,
         AbsEpochStepScheduler,
         AbsValEpochStepScheduler,
     )
-    from espnet2.tasks.abs_task import optim_classes, scheduler_classes
 
-    espnet_warmup.register()
-    src = str(config) if not isinstance(config, dict) else (name or "config")
-    conf = load_config(config) if not isinstance(config, dict) else config
-    if name is None:
-        name = Path(config).stem if not isinstance(config, dict) else "config"
-    if not isinstance(steps, int) or steps < 1:
-        raise ConfigError(f"steps must be an integer >= 1, got {steps!r}")
-
-    optim_name = str(conf.get("optim") or "adadelta").lower()  # ESPnet's default optimizer
-    if optim_name not in optim_classes:
-        raise ConfigError(f"{src}: optim {optim_name!r} is not one of {sorted(optim_classes)}")
-    optim_conf = dict(conf.get("optim_conf") or {})
-    optim_cls = optim_classes[optim_name]
-    lr = optim_conf.get("lr", _class_defaults(optim_cls).get("lr"))
-    if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not math.isfinite(lr):
-        raise ConfigError(f"{src}: optim_conf.lr must be a number, got {lr!r}")
-
-    param = torch.nn.Parameter(torch.zeros(1))
-    kwargs = {k: v for k, v in optim_conf.items() if k not in _DEVICE_ONLY_OPTIM_KEYS}
-    try:
-        optimizer = optim_cls([param], **kwargs)
-    except Exception:  # exotic optimizer args: the LR path only needs param_groups
-        optimizer = torch.optim.SGD([param], lr=float(lr), momentum=0.9)
-
-    sched_name = conf.get("scheduler")
-    sched_name = None if sched_name in (None, "none", "None") else str(sched_name).lower()
-    sched_conf = dict(conf.get("scheduler_conf") or {})
-    if sched_name is None:
-        return LRCurve(name, None, list(range(1, steps + 1)), [float(lr)] * steps, None, [],
-                       note="no scheduler: constant LR")
-    if sched_name not in scheduler_classes:
-        raise ConfigError(
-            f"{src}: scheduler {sched_name!r} is not one of {sorted(scheduler_classes)}"
-        )
-    cls = scheduler_classes[sched_name]
-    try:
-        scheduler = cls(optimizer, **sched_conf)
-    except (TypeError, ValueError) as err:
-        raise ConfigError(f"{src}: scheduler_conf for {sched_name!r} is invalid: {err}") from None
-    full_conf = {**_class_defaults(cls), **sched_conf}
-    w_end, knots = warmup_window(sched_name, full_conf)
-
-    note = ""
-    batch_step = isinstance(scheduler, AbsBatchStepScheduler)
-    epoch_step = isinstance(scheduler, AbsEpochStepScheduler) and not batch_step
     if isinstance(scheduler, AbsValEpochStepScheduler):
-        note = "validation-driven part not simulated (assumes no plateau)"
-        epoch_step = False
-    if epoch_step:
-        if updates_per_epoch is None:
-            iters = conf.get("num_iters_per_epoch")
-            if not iters:
-                raise ConfigError(
-                    f"{src}: scheduler {sched_name!r} steps once per epoch, but num_iters_per_epoch "
-                    "is not set; set it in the config (or pass updates_per_epoch)"
-                )
-            updates_per_epoch = max(1, int(iters) // int(conf.get("accum_grad", 1) or 1))
-    if not (batch_step or epoch_step or note):
-        note = "scheduler is neither a batch- nor an epoch-step scheduler: ESPnet never steps it"
+        # warmupreducelronplateau: batch-stepped warmup, then the validation-driven part
+        kind = BATCH if isinstance(scheduler, AbsBatchStepScheduler) else NEVER
+        return kind, "validation-driven part not simulated (assumes no plateau)"
+    if isinstance(scheduler, AbsBatchStepScheduler):
+        return BATCH, ""
+    if isinstance(scheduler, AbsEpochStepScheduler):
+        return EPOCH, ""
+    return NEVER, "scheduler is neither a batch- nor an epoch-step scheduler: ESPnet never steps it"
 
-    wanted = sample_steps(steps, points, [s for s in [w_end, *knots] if s])
-    if at:
-        wanted = sorted(set(wanted) | {s for s in at if 1 <= s <= steps})
+
+def _updates_per_epoch(conf: dict[str, Any], src: str, scheduler: str) -> int:
+    iters = conf.get("num_iters_per_epoch")
+    if not iters:
+        raise ConfigError(
+            f"{src}: scheduler {scheduler!r} steps once per epoch, but num_iters_per_epoch "
+            "is not set; set it in the config (or pass updates_per_epoch)"
+        )
+    return max(1, int(iters) // int(conf.get("accum_grad", ESPNET_DEFAULT_ACCUM_GRAD) or 1))
+
+
+# ----------------------------------------------------------------------------- evaluating
+def evaluate_closed_form(scheduler, wanted: list[int]) -> list[float]:
+    """LR of each update in ``wanted`` from the scheduler's closed form (no stepping)."""
     lrs = []
-    if closed_form and sched_name in CLOSED_FORM and batch_step:
-        for i in wanted:
-            scheduler.last_epoch = i - 1  # update i runs with the LR computed at counter i-1
-            lrs.append(float(scheduler.get_lr()[0]))
-        return LRCurve(name, sched_name, wanted, lrs, w_end, knots, note)
-    want = set(wanted)
+    for i in wanted:
+        scheduler.last_epoch = i - 1  # update i runs with the LR computed at counter i-1
+        lrs.append(float(scheduler.get_lr()[0]))
+    return lrs
+
+
+def evaluate_by_stepping(scheduler, optimizer, steps: int, wanted: list[int], kind: str,
+                         updates_per_epoch: int | None) -> list[float]:
+    """LR of each update in ``wanted``, stepping the scheduler through updates 1..steps as ESPnet does."""
+    want, lrs = set(wanted), []
     with warnings.catch_warnings():
         # torch warns that scheduler.step() precedes optimizer.step(); there is no training here
         warnings.simplefilter("ignore", UserWarning)
         for i in range(1, steps + 1):
             if i in want:
                 lrs.append(float(optimizer.param_groups[0]["lr"]))
-            if batch_step:
+            if kind == BATCH or (kind == EPOCH and i % updates_per_epoch == 0):
                 scheduler.step()
-            elif epoch_step and i % updates_per_epoch == 0:
-                scheduler.step()
-    return LRCurve(name, sched_name, wanted, lrs, w_end, knots, note)
+    return lrs
+
+
+def lr_curve(config: str | Path | dict[str, Any], steps: int, name: str | None = None,
+             updates_per_epoch: int | None = None, points: int | None = None,
+             closed_form: bool = True, at: list[int] | None = None) -> LRCurve:
+    """LR of updates ``1..steps`` for an ESPnet training config (path or dict). See module doc.
+
+    ``points`` limits the number of returned updates (evenly spaced, plus the warmup end
+    and knots; ``at`` adds updates of interest); ``closed_form=False`` forces stepping the
+    scheduler even where a closed form exists (used by the tests to check that both agree).
+    """
+    if isinstance(config, dict):
+        src, conf, name = name or "config", config, name or "config"
+    else:
+        src, conf, name = str(config), load_config(config), name or Path(config).stem
+    if not isinstance(steps, int) or steps < 1:
+        raise ConfigError(f"steps must be an integer >= 1, got {steps!r}")
+
+    optimizer, lr = build_optimizer(conf, src)
+    try:
+        spec = scheduler_spec(conf)
+    except ConfigError as err:
+        raise ConfigError(f"{src}: {err}") from None
+    if spec.cls is None:
+        return LRCurve(name, None, list(range(1, steps + 1)), [lr] * steps, None, [],
+                       note="no scheduler: constant LR")
+    scheduler = build_scheduler(spec, conf, optimizer, src)
+    kind, note = stepping(scheduler)
+    if kind == EPOCH and updates_per_epoch is None:
+        updates_per_epoch = _updates_per_epoch(conf, src, spec.name)
+
+    wanted = sample_steps(steps, points, [s for s in [spec.warmup_end, *spec.knots] if s])
+    if at:
+        wanted = sorted(set(wanted) | {s for s in at if 1 <= s <= steps})
+    if closed_form and spec.closed_form and kind == BATCH:
+        lrs = evaluate_closed_form(scheduler, wanted)
+    else:
+        lrs = evaluate_by_stepping(scheduler, optimizer, steps, wanted, kind, updates_per_epoch)
+    return LRCurve(name, spec.name, wanted, lrs, spec.warmup_end, spec.knots, note)

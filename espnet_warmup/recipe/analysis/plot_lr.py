@@ -5,18 +5,18 @@
 
 Each config's curve comes from :mod:`espnet_warmup.recipe.analysis.config_lr` (its registered
 scheduler, stepped as ESPnet steps it; x = optimizer updates). The warmup window of each
-config is marked: a dotted vertical line at its last warmup update (the peak), dots at
+config (:func:`espnet_warmup.espnet_config.scheduler_spec`, carried by the curve) is marked: a dotted vertical line at its last warmup update (the peak), dots at
 intermediate knots (piecewise linear), and the span [0, longest warmup] shaded.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from espnet_warmup.recipe.analysis.config_lr import ConfigError, LRCurve, lr_curve
+from espnet_warmup.recipe.atomic import atomic_output
 
 
 def plot_lr(configs: list[str | Path], steps: int, output: str | Path,
@@ -63,16 +63,11 @@ def plot_lr(configs: list[str | Path], steps: int, output: str | Path,
 
 
 def _save(fig, output: str | Path) -> None:
-    """Save via a temporary file in the same directory, then rename (atomic on POSIX)."""
+    """Save through :func:`~espnet_warmup.recipe.atomic.atomic_output` (a temp file renamed over ``output``)."""
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.tmp{os.getpid()}{output.suffix}")
-    try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, output)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    # savefig into a file object needs the format; matplotlib otherwise infers it from the name
+    with atomic_output(output, "wb") as f:
+        fig.savefig(f, dpi=110, format=output.suffix.lstrip(".").lower() or None)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
