@@ -42,6 +42,8 @@ def test_kaldi_dirs_join_train_and_test_sets_by_their_names(tmp_path, data_sh):
     assert read_kv(data / "test_kaldi_test_it" / "utt2dur")["spkB-u3"] == "0.500"
     for name in ("train", "dev", "test_kaldi_test_it", "test_librispeech_en_test_clean"):
         assert validate(data / name) == [], name
+    # the test sets, in --corpus order, for asr.sh --test_sets auto
+    assert (data / "test_sets").read_text() == "test_kaldi_test_it test_librispeech_en_test_clean\n"
 
 
 def test_kaldi_dir_without_language_excludes_its_utterances_with_the_reason(tmp_path, data_sh):

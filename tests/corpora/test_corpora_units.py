@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from espnet_warmup.recipe.data.base import CorpusSpecError, make_ids
-from espnet_warmup.recipe.data.catalog import kaldi_role, parse_spec
+from espnet_warmup.recipe.data.catalog import parse_spec
+from espnet_warmup.recipe.data.sources.kaldi_dir import kaldi_role
 from espnet_warmup.recipe.data.normalize import normalize_text
 
 
@@ -35,11 +36,11 @@ def test_utterance_ids_start_with_their_speaker_and_sort_like_it():
 
 
 def test_corpus_values_parse_into_corpus_language_or_kaldi_dir():
-    assert (parse_spec("librispeech").name, parse_spec("librispeech").lang) == ("librispeech", "en")
-    assert (parse_spec("commonvoice_it").name, parse_spec("commonvoice_it").lang) == ("commonvoice", "it")
+    assert (parse_spec("librispeech").reader.name, parse_spec("librispeech").lang) == ("librispeech", "en")
+    assert (parse_spec("commonvoice_it").reader.name, parse_spec("commonvoice_it").lang) == ("commonvoice", "it")
     spec = parse_spec("kaldi:/data/test_clean:en")
-    assert (spec.kaldi_dir, spec.lang) == (Path("/data/test_clean"), "en")
-    assert parse_spec("kaldi:data/train").kaldi_dir == Path("data/train")
+    assert (spec.reader.path, spec.lang, spec.label) == (Path("/data/test_clean"), "en", "kaldi:/data/test_clean")
+    assert parse_spec("kaldi:data/train").reader.path == Path("data/train")
     assert [kaldi_role(Path(p)) for p in ("data/test_a", "eval2000", "dev_x", "valid", "train", "x")] == [
         "test", "test", "dev", "dev", "train", "train"]
     with pytest.raises(CorpusSpecError, match=r"unknown --corpus 'librispeech_it'; allowed: librispeech,"):

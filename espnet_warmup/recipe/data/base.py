@@ -7,6 +7,7 @@ the preparation of a corpus, and every dropped utterance is listed in ``excluded
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -75,6 +76,15 @@ class Excluded:
 
     def line(self) -> str:
         return f"{self.utt_id}\t{self.reason}\t{self.source}"
+
+    @classmethod
+    def read_all(cls, data_dir: Path) -> "list[Excluded]":
+        """The records of ``<data_dir>/excluded.txt`` (none when it is absent)."""
+        path = data_dir / "excluded.txt"
+        if not path.is_file():
+            return []
+        rows = (line.split("\t") for _, line, _ in read_text_lines(path))
+        return [cls(*parts) for parts in rows if len(parts) == 3]
 
 
 class LayoutError(RuntimeError):
@@ -175,6 +185,33 @@ class CorpusReader:
     langs: dict[str, str] = {}
     splits: dict[str, str] = {}
     layout: str = ""
+
+    def label(self, lang: str) -> str:
+        """How reports name this corpus in ``lang``: ``<name>_<lang>``."""
+        return f"{self.name}_{lang}"
+
+    def part_name(self, lang: str, split: str) -> str:
+        """Name of one prepared part: ``<corpus>_<lang>_<split>`` (``-`` -> ``_``)."""
+        return f"{self.name}_{lang}_{split.replace('-', '_')}"
+
+    def root(self, overrides: dict[str, str], label: str) -> Path:
+        """The corpus root: ``overrides[db_var]`` (``--db``), else the db.sh variable in the
+        environment; LayoutError naming the variable if unset or not a directory."""
+        value = overrides.get(self.db_var, os.environ.get(self.db_var, ""))
+        if not value:
+            raise LayoutError(f"{label}: {self.db_var} is not set (set it in db.sh).\nExpected layout:\n{self.layout}")
+        root = Path(value)
+        if not root.is_dir():
+            raise LayoutError(
+                f"{label}: corpus root {self.db_var}={value} does not exist (set {self.db_var} in db.sh).\n"
+                f"Expected layout:\n{self.layout}"
+            )
+        return root
+
+    def source_files(self, lang_dir: Path) -> str:
+        """Extra words for a part's signature naming the state of the source files ("" for a
+        published corpus, identified by its root; see the Kaldi-dir reader)."""
+        return ""
 
     def locate(self, root: Path, lang: str) -> Path:
         """The directory holding ``lang``'s splits under ``root``; LayoutError if absent."""

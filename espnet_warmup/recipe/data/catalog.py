@@ -1,8 +1,9 @@
-"""The corpora ``--corpus`` can name, and how a ``--corpus`` value is parsed.
+"""The corpora ``--corpus`` can name (:data:`READERS`), and how a ``--corpus`` value is parsed.
 
-Values: ``librispeech`` (English only; ``librispeech_en`` also works), ``mls_en``, ``mls_it``,
-``commonvoice_en``, ``commonvoice_it``, ``fleurs_en``, ``fleurs_it``, ``voxpopuli_en``,
-``voxpopuli_it``, and ``kaldi:<dir>[:<lang>]`` for an existing Kaldi data dir.
+Values: ``<corpus>_<lang>`` for every reader and language (:func:`corpus_names`; ``librispeech``
+alone means English), and ``kaldi:<dir>[:<lang>]`` for an existing Kaldi data dir. A new corpus is
+one reader module in :mod:`espnet_warmup.recipe.data.sources`, one entry here and one db.sh line
+(its ``db_var``); the help text and docs/corpora.md list the corpora from this catalog.
 """
 
 from __future__ import annotations
@@ -10,42 +11,41 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from espnet_warmup.recipe.data import commonvoice, fleurs, librispeech, mls, voxpopuli
 from espnet_warmup.recipe.data.base import CorpusReader, CorpusSpecError
+from espnet_warmup.recipe.data.sources import commonvoice, fleurs, librispeech, mls, voxpopuli
+from espnet_warmup.recipe.data.sources.kaldi_dir import KaldiDirReader
 
 READERS: dict[str, CorpusReader] = {
     r.name: r for r in (librispeech.READER, mls.READER, commonvoice.READER, fleurs.READER, voxpopuli.READER)
 }
+KALDI_FORM = "kaldi:<dir>[:<lang>]"
 
 
 def corpus_names() -> list[str]:
     """Every accepted ``<corpus>_<lang>`` value, plus the Kaldi form."""
     names = [f"{n}_{lang}" for n, r in READERS.items() for lang in r.langs]
-    return ["librispeech", *names, "kaldi:<dir>[:<lang>]"]
+    return ["librispeech", *names, KALDI_FORM]
+
+
+def corpora_help() -> str:
+    """The corpora and their db.sh variables, one line each (for --help)."""
+    rows = [f"  {name:<12} {' '.join(f'{name}_{lang}' for lang in r.langs):<30} root: ${r.db_var}"
+            for name, r in READERS.items()]
+    return "\n".join(["Corpora (--corpus values; roots from db.sh):", *rows,
+                      f"  {KALDI_FORM:<43} an existing Kaldi data dir"])
 
 
 @dataclass(frozen=True)
 class CorpusSpec:
-    """One parsed ``--corpus`` value: a published corpus in one language, or a Kaldi dir."""
+    """One parsed ``--corpus`` value: a corpus reader and a language ("" for a Kaldi dir
+    without ``:<lang>``, whose languages come from its tags or utt2lang)."""
 
-    name: str                      # reader name, or "kaldi"
-    lang: str                      # language code ("" for a Kaldi dir without :<lang>)
-    kaldi_dir: Path | None = None  # for kaldi:<dir>
+    reader: CorpusReader
+    lang: str
 
     @property
     def label(self) -> str:
-        return f"kaldi:{self.kaldi_dir}" if self.kaldi_dir else f"{self.name}_{self.lang}"
-
-
-def kaldi_role(path: Path) -> str:
-    """Role of an imported Kaldi dir, from its name as Kaldi recipes name them:
-    ``test*``/``eval*`` -> test, ``dev*``/``valid*`` -> dev, anything else -> train."""
-    base = path.name.lower()
-    if base.startswith(("test", "eval")):
-        return "test"
-    if base.startswith(("dev", "valid")):
-        return "dev"
-    return "train"
+        return self.reader.label(self.lang)
 
 
 def parse_spec(value: str) -> CorpusSpec:
@@ -58,31 +58,18 @@ def parse_spec(value: str) -> CorpusSpec:
         if sep and head and tail.isalpha() and len(tail) <= 3:
             path, lang = head, tail
         if not path:
-            raise CorpusSpecError("--corpus kaldi:<dir>[:<lang>] needs a directory")
-        return CorpusSpec("kaldi", lang, Path(path))
+            raise CorpusSpecError(f"--corpus {KALDI_FORM} needs a directory")
+        return CorpusSpec(KaldiDirReader(Path(path)), lang)
     name, _, lang = value.rpartition("_")
     if value == "librispeech":
         name, lang = "librispeech", "en"
     reader = READERS.get(name)
     if reader is None or lang not in reader.langs:
         raise CorpusSpecError(f"unknown --corpus {value!r}; allowed: {', '.join(corpus_names())}")
-    return CorpusSpec(name, lang)
-
-
-def part_name(spec: CorpusSpec, split: str) -> str:
-    """Name of one prepared part: ``<corpus>_<lang>_<split>`` (``-`` -> ``_``), ``kaldi_<dir name>``."""
-    if spec.kaldi_dir is not None:
-        return "kaldi_" + spec.kaldi_dir.name.replace("-", "_")
-    return f"{spec.name}_{spec.lang}_{split.replace('-', '_')}"
+    return CorpusSpec(reader, lang)
 
 
 def test_set_names(specs: list[CorpusSpec]) -> list[str]:
     """The data/<set> names of the test sets that preparing ``specs`` writes (standard splits)."""
-    names = []
-    for spec in specs:
-        if spec.kaldi_dir is not None:
-            if kaldi_role(spec.kaldi_dir) == "test":
-                names.append("test_" + part_name(spec, ""))
-            continue
-        names += [f"test_{part_name(spec, s)}" for s, role in READERS[spec.name].splits.items() if role == "test"]
-    return names
+    return [f"test_{s.reader.part_name(s.lang, split)}" for s in specs
+            for split, role in s.reader.splits.items() if role == "test"]

@@ -2,8 +2,8 @@
 
     python -m espnet_warmup.recipe.data.prepare --corpus librispeech --corpus mls_it [--nj 8] [--data_dir data]
 
-Corpus roots come from the environment (db.sh's LIBRISPEECH, MLS, COMMONVOICE, FLEURS,
-VOXPOPULI, exported by local/data.sh) or ``--db NAME=PATH``. Steps:
+Corpus roots come from the environment (db.sh, read by local/data.sh with ``set -a``; each
+reader's ``db_var``, listed by ``--help``) or ``--db NAME=PATH``. Steps:
 
 1. parse every ``--corpus`` and check every root and layout first, so a wrong root fails
    before any long work (exit 1, showing the expected layout);
@@ -14,8 +14,10 @@ VOXPOPULI, exported by local/data.sh) or ``--db NAME=PATH``. Steps:
    utterance and why (a finished part is skipped on rerun);
 3. write ``<data_dir>/train`` and ``<data_dir>/dev`` (all training / development parts combined)
    and one ``<data_dir>/test_<corpus>_<lang>_<split>`` per test part, and
-   ``<data_dir>/nlsyms.txt`` with the language tags (for BPE training as user symbols);
-4. print a report: utterances and hours kept per part, excluded counts by reason.
+   ``<data_dir>/nlsyms.txt`` with the language tags (for BPE training as user symbols) and
+   ``<data_dir>/test_sets`` (one line: the test set names, for ``asr.sh --test_sets auto``);
+4. validate every set written (:func:`espnet_warmup.recipe.datadir.validate`, the validator
+   asr.sh runs) and print a report: utterances and hours kept per part, excluded counts by reason.
 """
 
 from __future__ import annotations
@@ -27,13 +29,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from espnet_warmup.options import KaldiArgumentParser, str_to_bool
+from espnet_warmup.recipe import datadir
+from espnet_warmup.recipe.atomic import atomic_write_text
 from espnet_warmup.recipe.data.audio import probe_all
-from espnet_warmup.recipe.data.base import CorpusSpecError, Excluded, LayoutError, CorpusUtterance
-from espnet_warmup.recipe.data.catalog import READERS, CorpusSpec, corpus_names, kaldi_role, parse_spec, part_name, test_set_names
+from espnet_warmup.recipe.data.base import CorpusSpecError, CorpusUtterance, Excluded, LayoutError
+from espnet_warmup.recipe.data.catalog import CorpusSpec, corpora_help, corpus_names, parse_spec, test_set_names
 from espnet_warmup.recipe.data.combine import combine, drop_duplicates
-from espnet_warmup.recipe.data.kaldi_dir import needs_probe, read_data_dir, read_excluded, write_data_dir
-from espnet_warmup.recipe.datadir import is_done, lang_tag
 from espnet_warmup.recipe.data.segments import CUT_DIR, cut_segments, source_stamp
+from espnet_warmup.recipe.data.sources.kaldi_dir import read_data_dir
+from espnet_warmup.recipe.wavscp import is_file_entry
 
 #: bump when the output format changes, so finished parts are redone
 FORMAT_VERSION = "corpora-v1"
@@ -53,36 +58,21 @@ class Part:
 
     @property
     def name(self) -> str:
-        return part_name(self.spec, self.split)
+        return self.spec.reader.part_name(self.spec.lang, self.split)
 
-
-def _root(reader_var: str, overrides: dict[str, str], label: str, layout: str) -> Path:
-    value = overrides.get(reader_var, os.environ.get(reader_var, ""))
-    if not value:
-        raise LayoutError(f"{label}: {reader_var} is not set (set it in db.sh).\nExpected layout:\n{layout}")
-    root = Path(value)
-    if not root.is_dir():
-        raise LayoutError(
-            f"{label}: corpus root {reader_var}={value} does not exist (set {reader_var} in db.sh).\n"
-            f"Expected layout:\n{layout}"
-        )
-    return root
+    @property
+    def set_name(self) -> str:
+        """The data/<set> it goes into: every train part into train, every dev part into dev,
+        each test part into a set of its own."""
+        return f"test_{self.name}" if self.role == "test" else self.role
 
 
 def plan(specs: list[CorpusSpec], overrides: dict[str, str], log) -> list[Part]:
     """Check every root and layout (fail fast) and list the parts to prepare."""
     parts: list[Part] = []
     for spec in specs:
-        if spec.kaldi_dir is not None:
-            if not (spec.kaldi_dir / "wav.scp").is_file() or not (spec.kaldi_dir / "text").is_file():
-                raise LayoutError(
-                    f"{spec.label}: {spec.kaldi_dir} is not a Kaldi data dir (needs wav.scp and text; "
-                    "optional utt2spk, utt2lang, utt2dur, segments)."
-                )
-            parts.append(Part(spec, spec.kaldi_dir.name, kaldi_role(spec.kaldi_dir), spec.kaldi_dir))
-            continue
-        reader = READERS[spec.name]
-        root = _root(reader.db_var, overrides, spec.label, reader.layout)
+        reader = spec.reader
+        root = reader.root(overrides, spec.label)
         lang_dir, found = reader.available_splits(root, spec.lang)
         missing = [s for s in reader.splits if s not in found]
         if missing:
@@ -98,11 +88,7 @@ def present_test_sets(specs: list[CorpusSpec], overrides: dict[str, str]) -> lis
         parts = plan(specs, overrides, log=lambda msg: None)
     except LayoutError:
         return test_set_names(specs)
-    return [f"test_{p.name}" for p in parts if p.role == "test"]
-
-
-#: the files of an imported Kaldi dir whose edits must redo its import
-KALDI_FILES = ("wav.scp", "text", "segments", "utt2spk", "utt2lang", "utt2dur")
+    return [p.set_name for p in parts if p.role == "test"]
 
 
 def _base_signature(part: Part) -> str:
@@ -110,55 +96,40 @@ def _base_signature(part: Part) -> str:
 
 
 def signature(part: Part) -> str:
-    """What a finished part was made from; a rerun skips the part only if it is unchanged.
+    """What a finished part was made from; a rerun skips the part only if it is unchanged
+    (the corpus root, and for a user's Kaldi dir also the state of its files)."""
+    return _base_signature(part) + part.spec.reader.source_files(part.source_dir)
 
-    A published corpus is identified by its root; a user's Kaldi dir also by the size and
-    modification time of its files, so that fixing a transcript in it and rerunning
-    local/data.sh redoes the import instead of silently keeping the old one.
-    """
-    sig = _base_signature(part)
-    if part.spec.kaldi_dir is not None:
-        stats = []
-        for name in KALDI_FILES:
-            try:
-                st = (part.spec.kaldi_dir / name).stat()
-            except FileNotFoundError:
-                continue
-            stats.append(f"{name}:{st.st_size}:{st.st_mtime_ns}")
-        sig += " [" + " ".join(stats) + "]"
-    return sig
+
+def _cut(part: Part, utts: list[CorpusUtterance], out_dir: Path, nj: int, progress: bool):
+    """Cut the segments of a segmented dir's utterances into out_dir/wav (they get their durations)."""
+    segmented = [u for u in utts if u.segment is not None]
+    if not segmented:
+        return utts, [], ()
+    # the cuts depend on segments + wav.scp only: a transcript fix keeps them
+    stamp = source_stamp(part.source_dir, _base_signature(part))
+    cut, uncut, part.note = cut_segments(segmented, out_dir / CUT_DIR, stamp,
+                                         nj=nj, desc=f"{part.name} (cut)", progress=progress)
+    return cut + [u for u in utts if u.segment is None], uncut, (CUT_DIR,)
 
 
 def prepare_part(part: Part, out_dir: Path, nj: int, progress: bool) -> None:
     """Read, check and write one part (skipped if already done from the same source)."""
     sig = signature(part)
-    if is_done(out_dir, sig):
+    if datadir.is_done(out_dir, sig):
         part.utts = [u for u in read_data_dir(out_dir) if isinstance(u, CorpusUtterance)]
-        part.excluded = read_excluded(out_dir)
+        part.excluded = Excluded.read_all(out_dir)
         return
-    if part.spec.kaldi_dir is not None:
-        records = list(read_data_dir(part.spec.kaldi_dir, part.spec.lang))
-    else:
-        records = list(READERS[part.spec.name].read_split(part.source_dir, part.spec.lang, part.split))
-    utts = [r for r in records if isinstance(r, CorpusUtterance)]
+    records = list(part.spec.reader.read_split(part.source_dir, part.spec.lang, part.split))
+    utts, dups = drop_duplicates([r for r in records if isinstance(r, CorpusUtterance)], "")
     excluded = [r for r in records if isinstance(r, Excluded)]
-    utts, dups = drop_duplicates(utts, "")
-    segmented = [u for u in utts if u.segment is not None]
-    keep: tuple[str, ...] = ()
-    if segmented:  # a Kaldi dir with segments: cut them into out_dir/wav (they get their durations)
-        # the cuts depend on segments + wav.scp only: a transcript fix keeps them
-        stamp = source_stamp(part.spec.kaldi_dir, _base_signature(part))
-        cut, uncut, part.note = cut_segments(segmented, out_dir / CUT_DIR, stamp,
-                                             nj=nj, desc=f"{part.name} (cut)", progress=progress)
-        utts = cut + [u for u in utts if u.segment is None]
-        excluded += uncut
-        keep = (CUT_DIR,)
-    to_probe = [u for u in utts if needs_probe(u) and u.duration is None]
+    utts, uncut, keep = _cut(part, utts, out_dir, nj, progress)
+    to_probe = [u for u in utts if is_file_entry(u.audio) and u.duration is None]
     probed, bad = probe_all(to_probe, nj=nj, desc=part.name, progress=progress) if to_probe else ([], [])
-    keep_ids = {u.utt_id for u in to_probe}
-    part.utts = probed + [u for u in utts if u.utt_id not in keep_ids]
-    part.excluded = excluded + dups + bad
-    write_data_dir(out_dir, part.utts, part.excluded, sig, keep=keep)
+    probed_ids = {u.utt_id for u in to_probe}
+    part.utts = probed + [u for u in utts if u.utt_id not in probed_ids]
+    part.excluded = excluded + uncut + dups + bad
+    datadir.write_data_dir(out_dir, part.utts, excluded=part.excluded, signature=sig, keep=keep)
 
 
 def reason_counts(excluded: list[Excluded]) -> str:
@@ -172,83 +143,114 @@ def _hours(utts: list[CorpusUtterance]) -> str:
     return f"{seconds / 3600:.2f} h" if seconds >= 36 else f"{seconds:.1f} s"
 
 
-def run(args: argparse.Namespace) -> int:
-    log = lambda msg: print(f"local/data.sh: {msg}", flush=True)
-    try:
-        specs = [parse_spec(v) for vals in args.corpus for val in vals for v in val.split()]
-        if not specs:
-            raise CorpusSpecError("no --corpus given; allowed: " + ", ".join(corpus_names()))
-        overrides = dict(kv.split("=", 1) for kv in args.db)
-        if args.print_test_sets:
-            print(" ".join(present_test_sets(specs, overrides)))
-            return 0
-        parts = plan(specs, overrides, log)
-    except (CorpusSpecError, LayoutError) as e:
-        print(f"local/data.sh: ERROR: {e}", file=sys.stderr)
-        return 1
-    data = Path(args.data_dir)
-    if args.progress is None:
-        args.progress = sys.stderr.isatty()
+def _excluded_note(excluded: list[Excluded], where: Path, verb: str) -> str:
+    return f"; {len(excluded)} excluded ({reason_counts(excluded)}), {verb} {where}/excluded.txt" if excluded else ""
+
+
+def prepare_parts(parts: list[Part], data: Path, nj: int, progress: bool, log) -> None:
+    """Prepare every part into ``<data>/local/<part>`` and log one report line each."""
     for part in parts:
         out = data / "local" / part.name
-        try:
-            prepare_part(part, out, args.nj, args.progress)
-        except LayoutError as e:  # e.g. a TSV without the expected columns
-            print(f"local/data.sh: ERROR: {e}", file=sys.stderr)
-            return 1
+        prepare_part(part, out, nj, progress)
         line = f"{part.spec.label} {part.split} ({part.role}): {len(part.utts)} utterances, {_hours(part.utts)}"
-        if part.excluded:
-            line += f"; {len(part.excluded)} excluded ({reason_counts(part.excluded)}), listed in {out}/excluded.txt"
-        if part.note:
-            line += f"; {part.note}"
-        log(line)
+        line += _excluded_note(part.excluded, out, "listed in")
+        log(line + (f"; {part.note}" if part.note else ""))
 
+
+def combine_sets(parts: list[Part], data: Path, log) -> list[str]:
+    """Write the recipe's sets from the parts (see :attr:`Part.set_name`); return their names."""
     sets: dict[str, list[Part]] = {"train": [], "dev": []}
     for part in parts:
-        sets.setdefault(part.role if part.role != "test" else f"test_{part.name}", []).append(part)
+        sets.setdefault(part.set_name, []).append(part)
     for name, members in sets.items():
         if not members:
             log(f"WARNING: no {name} data among the corpora given; {data}/{name} not written")
             continue
         utts, dups = combine([(p.name, p.utts) for p in members])
         excluded = [e for p in members for e in p.excluded] + dups
-        write_data_dir(data / name, utts, excluded, " ".join(signature(p) for p in members))
-        msg = f"{data}/{name}: {len(utts)} utterances, {_hours(utts)}, languages {' '.join(sorted({u.lang for u in utts}))}"
-        if excluded:
-            msg += f"; {len(excluded)} excluded ({reason_counts(excluded)}), see {data}/{name}/excluded.txt"
-        log(msg)
+        datadir.write_data_dir(data / name, utts, excluded=excluded, signature=" ".join(signature(p) for p in members))
+        langs = " ".join(sorted({u.lang for u in utts}))
+        log(f"{data}/{name}: {len(utts)} utterances, {_hours(utts)}, languages {langs}"
+            + _excluded_note(excluded, data / name, "see"))
         if not utts:
             log(f"WARNING: {data}/{name} has no utterances left; see {data}/{name}/excluded.txt")
+    return [name for name, members in sets.items() if members]
+
+
+def validate_sets(data: Path, names: list[str]) -> list[str]:
+    """The problems of the sets written (empty sets aside: they are reported already), by the
+    validator asr.sh runs after stage 1 (audio was checked while preparing the parts)."""
+    return [p for name in names if (data / name / "utt2spk").stat().st_size for p in datadir.validate(data / name)]
+
+
+def write_nlsyms(parts: list[Part], data: Path) -> None:
+    """``<data>/nlsyms.txt``: the language tags, for BPE training as user symbols."""
     langs = sorted({u.lang for p in parts for u in p.utts})
-    (data / "nlsyms.txt").write_text("".join(f"{lang_tag(lang)}\n" for lang in langs), encoding="utf-8")
+    atomic_write_text(data / "nlsyms.txt", "".join(f"{datadir.lang_tag(lang)}\n" for lang in langs))
+
+
+def write_test_sets(names: list[str], data: Path) -> None:
+    """``<data>/test_sets``: one line, the test set names (asr.sh ``--test_sets auto`` reads it)."""
+    atomic_write_text(data / "test_sets", " ".join(names) + "\n")
+
+
+def report_rates(parts: list[Part], log) -> None:
     rates = Counter(u.sample_rate for p in parts for u in p.utts if u.sample_rate)
     log(f"sample rates: {', '.join(f'{sr} Hz: {n}' for sr, n in sorted(rates.items()))} "
         "(the format stage resamples to --fs)")
-    log(f"test sets: {' '.join(n for n in sets if n.startswith('test_'))}")
-    return 0
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    def flag(name: str, **kw) -> None:
-        parser.add_argument(f"--{name}", f"--{name.replace('_', '-')}", **kw)
+def parse_specs(args: argparse.Namespace) -> list[CorpusSpec]:
+    specs = [parse_spec(v) for vals in args.corpus for val in vals for v in val.split()]
+    if not specs:
+        raise CorpusSpecError("no --corpus given; allowed: " + ", ".join(corpus_names()))
+    return specs
 
-    flag("corpus", action="append", nargs="+", default=[], metavar="NAME",
-         help="corpus to prepare, repeatable (or a space-separated list): librispeech, mls_en, mls_it, "
-              "commonvoice_en, commonvoice_it, fleurs_en, fleurs_it, voxpopuli_en, voxpopuli_it, kaldi:<dir>[:<lang>]")
-    flag("data_dir", default="data", help="where the data dirs go (default: data)")
-    flag("nj", type=int, default=min(os.cpu_count() or 1, 32),
-         help="parallel processes for the audio checks and segment cutting (default: the number of CPUs, at most 32)")
-    flag("db", action="append", default=[], metavar="VAR=PATH", help="override a db.sh corpus root")
-    flag("print_test_sets", action="store_true",
-         help="only print the names of the test sets the given corpora yield (for run.sh) and exit")
-    flag("progress", default=None, type=lambda v: {"true": True, "false": False}[v.lower()],
-         help="show progress bars: true|false (default: when stderr is a terminal)")
+
+def run(args: argparse.Namespace) -> int:
+    log = lambda msg: print(f"local/data.sh: {msg}", flush=True)  # noqa: E731
+    data = Path(args.data_dir)
+    try:
+        specs = parse_specs(args)
+        overrides = dict(kv.split("=", 1) for kv in args.db)
+        if args.print_test_sets:
+            print(" ".join(present_test_sets(specs, overrides)))
+            return 0
+        parts = plan(specs, overrides, log)
+        prepare_parts(parts, data, args.nj, sys.stderr.isatty() if args.progress is None else args.progress, log)
+    except (CorpusSpecError, LayoutError) as e:  # LayoutError while reading: e.g. a TSV without its columns
+        print(f"local/data.sh: ERROR: {e}", file=sys.stderr)
+        return 1
+    names = combine_sets(parts, data, log)
+    problems = validate_sets(data, names)
+    for problem in problems:
+        print(f"local/data.sh: ERROR: {problem}", file=sys.stderr)
+    write_nlsyms(parts, data)
+    test_sets = [n for n in names if n.startswith("test_")]
+    write_test_sets(test_sets, data)
+    report_rates(parts, log)
+    log(f"test sets: {' '.join(test_sets)}")
+    return 1 if problems else 0
+
+
+def build_parser() -> KaldiArgumentParser:
+    parser = KaldiArgumentParser(prog="local/data.sh", description=__doc__.splitlines()[0], epilog=corpora_help())
+    parser.add_argument("--corpus", action="append", nargs="+", default=[], metavar="NAME",
+                        help="corpus to prepare, repeatable (or a space-separated list): "
+                             + ", ".join(corpus_names()))
+    parser.add_option("data_dir", "data", "where the data dirs go")
+    parser.add_option("nj", min(os.cpu_count() or 1, 32),
+                      "parallel processes for the audio checks and segment cutting (the number of CPUs, at most 32)")
+    parser.add_argument("--db", action="append", default=[], metavar="VAR=PATH", help="override a db.sh corpus root")
+    parser.add_argument("--print_test_sets", action="store_true",
+                        help="only print the names of the test sets the given corpora yield (for run.sh) and exit")
+    parser.add_argument("--progress", default=None, type=str_to_bool, metavar="true|false",
+                        help="show progress bars (default: when stderr is a terminal)")
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="local/data.sh", description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
+    return run(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

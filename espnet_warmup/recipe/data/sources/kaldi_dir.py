@@ -1,52 +1,90 @@
-"""Kaldi data dirs: write ours (atomically), read any existing one (``--corpus kaldi:<dir>``).
+"""An existing Kaldi data dir as a source (``--corpus kaldi:<dir>[:<lang>]``), ours or anyone's.
 
-A data dir written here holds, sorted in C order: ``wav.scp`` (``<utt> <audio path>``),
-``text`` (``<utt> <lang tag> <normalised words>``, the tag being ``<en>``/``<it>`` as in the
-paper's bilingual setup), ``utt2spk``, ``spk2utt``, ``utt2lang``, ``utt2dur`` and
-``excluded.txt`` (``<utt>\\t<reason>\\t<file:line>``, one line per dropped utterance, empty when
-none was dropped). It is written to ``<dir>.tmp`` and renamed, so an interrupted run never
-leaves a half-written dir that a later run would take as finished. A part imported from a
-segmented dir also holds ``wav/``, the cut segments its wav.scp points at (see
+:class:`KaldiDirReader` is the reader of one such dir: one part, named ``kaldi_<dir name>``, whose
+role comes from the dir's name as Kaldi recipes name them (:func:`kaldi_role`). Its files are read
+leniently (:func:`espnet_warmup.recipe.datadir.read_kv` with ``strict=False``: a user's dir may be
+rough); a segmented dir's segments are cut by the driver (see
 :mod:`espnet_warmup.recipe.data.segments`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterator
 
 from espnet_warmup.recipe import datadir
-from espnet_warmup.recipe.data.base import CorpusUtterance, Excluded, LayoutError, Segment, read_text_lines
+from espnet_warmup.recipe.data.base import (
+    CorpusReader, CorpusUtterance, Excluded, LayoutError, Segment, read_text_lines,
+)
 from espnet_warmup.recipe.data.normalize import normalize_text
 from espnet_warmup.recipe.data.segments import read_segments
 from espnet_warmup.recipe.wavscp import is_archive_entry, is_file_entry
 
-def write_data_dir(
-    path: Path, utts: Iterable[CorpusUtterance], excluded: Iterable[Excluded] = (), signature: str = "",
-    keep: Sequence[str] = (),
-) -> Path:
-    """Write ``utts`` as a Kaldi data dir at ``path`` (replacing it as a whole), with excluded.txt
-    (the one writer: :func:`espnet_warmup.recipe.datadir.write_data_dir`).
+#: the files of an imported Kaldi dir whose edits must redo its import
+KALDI_FILES = ("wav.scp", "text", "segments", "utt2spk", "utt2lang", "utt2dur")
+LAYOUT = "  <dir>/wav.scp text [utt2spk utt2lang utt2dur segments]   (a Kaldi data dir)"
 
-    ``keep``: entries of the existing ``path`` moved into the new dir (the cut segments,
-    which wav.scp points at); everything else of the old dir goes.
-    """
-    return datadir.write_data_dir(path, utts, excluded=list(excluded), signature=signature, keep=keep)
+
+def kaldi_role(path: Path) -> str:
+    """Role of an imported Kaldi dir, from its name as Kaldi recipes name them:
+    ``test*``/``eval*`` -> test, ``dev*``/``valid*`` -> dev, anything else -> train."""
+    base = path.name.lower()
+    if base.startswith(("test", "eval")):
+        return "test"
+    if base.startswith(("dev", "valid")):
+        return "dev"
+    return "train"
+
+
+class KaldiDirReader(CorpusReader):
+    """The reader of one Kaldi data dir ``path``; ``lang`` "" means: from each text's tag or utt2lang."""
+
+    name = "kaldi"
+    layout = LAYOUT
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.splits = {self.path.name: kaldi_role(self.path)}
+
+    def label(self, lang: str) -> str:
+        return f"kaldi:{self.path}"
+
+    def part_name(self, lang: str, split: str) -> str:
+        return "kaldi_" + self.path.name.replace("-", "_")
+
+    def root(self, overrides: dict[str, str], label: str) -> Path:
+        if not (self.path / "wav.scp").is_file() or not (self.path / "text").is_file():
+            raise LayoutError(
+                f"{label}: {self.path} is not a Kaldi data dir (needs wav.scp and text; "
+                "optional utt2spk, utt2lang, utt2dur, segments)."
+            )
+        return self.path
+
+    def locate(self, root: Path, lang: str) -> Path:
+        return root
+
+    def has_split(self, lang_dir: Path, split: str) -> bool:
+        return True
+
+    def read_split(self, lang_dir: Path, lang: str, split: str) -> Iterator[CorpusUtterance | Excluded]:
+        return read_data_dir(lang_dir, lang)
+
+    def source_files(self, lang_dir: Path) -> str:
+        """Size and modification time of the dir's files: editing one (fixing a transcript) and
+        rerunning local/data.sh redoes the import instead of silently keeping the old one."""
+        stats = []
+        for name in KALDI_FILES:
+            try:
+                st = (lang_dir / name).stat()
+            except FileNotFoundError:
+                continue
+            stats.append(f"{name}:{st.st_size}:{st.st_mtime_ns}")
+        return " [" + " ".join(stats) + "]"
 
 
 def _read_map(path: Path) -> dict[str, str]:
     # A user's file: the lenient reader (missing -> empty, bad bytes replaced, last repeat wins).
     return datadir.read_kv(path, strict=False)
-
-
-def read_excluded(path: Path) -> list[Excluded]:
-    out = []
-    if (path / "excluded.txt").is_file():
-        for _, line, _ in read_text_lines(path / "excluded.txt"):
-            parts = line.split("\t")
-            if len(parts) == 3:
-                out.append(Excluded(*parts))
-    return out
 
 
 def read_data_dir(path: Path, default_lang: str = "") -> Iterator[CorpusUtterance | Excluded]:
