@@ -67,9 +67,9 @@ def test_corrupt_audio_stops_stage_3_naming_the_file_and_the_log(tiny_data, tmp_
     assert out.returncode == 1
     assert "ERROR: Formatting the audio of data/dev failed; read the log: dump/raw/org/dev/logdir/format_audio.*.log" in out.stderr
     assert re.search(rf"ERROR: bad audio: {re.escape(victim)}: {re.escape(str(bad))}: unreadable audio", out.stderr)
-    assert not (recipe / "dump/raw/org/dev/.done_format").exists()
+    assert not (recipe / "dump/raw/org/dev/.done").exists()
     # Sets formatted before the failure stay finished (the train set comes first).
-    assert (recipe / "dump/raw/org/train/.done_format").is_file()
+    assert (recipe / "dump/raw/org/train/.done").is_file()
 
 
 def test_empty_transcript_is_named_before_formatting(tiny_data, tmp_path):
@@ -124,4 +124,4 @@ def test_missing_espeak_ng_is_reported_by_data_preparation(tmp_path):
     assert out.returncode == 1
     assert "espeak-ng" in out.stderr
     assert "ERROR: local/data.sh --num_train 4 failed" in out.stderr
-    assert not (recipe / "data/.done_stage1").exists()
+    assert not (recipe / "data/.done").exists()

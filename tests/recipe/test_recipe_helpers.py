@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from espnet_warmup.recipe import datadir
-from espnet_warmup.recipe.stages import decode_merge, format_audio, length_filter, scp, speed_perturb, token_list
+from espnet_warmup.recipe.stages import format_audio, length_filter, scp, speed_perturb, token_list
 
 
 def make_dir(root: Path, texts: dict[str, str], fs: int = 16000, seconds: float = 0.5) -> Path:
@@ -227,16 +227,3 @@ def test_too_large_bpe_vocabulary_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match=r"sentencepiece could not train --nbpe 500 --bpemode unigram: .*Vocabulary size too high"):
         token_list.make_token_list(d / "text", "bpe", tmp_path / "bpe", nbpe=500)
     assert not (tmp_path / "bpe").exists()
-
-
-# ------------------------------------------------------------------ stage 12
-def test_decode_merge_sorts_and_checks_every_key(tmp_path):
-    keys = tmp_path / "keys"
-    datadir.write_kv(keys, {"a": "x", "b": "y", "c": "z"})
-    for j, part in ((1, {"b": "<en> two"}), (2, {"a": "<en> one", "c": ""})):
-        datadir.write_kv(tmp_path / "dec" / "logdir" / f"output.{j}" / "1best_recog" / "text", part)
-    assert decode_merge.merge(tmp_path / "dec", 2, keys) == 3
-    assert (tmp_path / "dec" / "text").read_text() == "a <en> one\nb <en> two\nc\n"
-    datadir.write_kv(keys, {"a": "x", "b": "y", "c": "z", "d": "w"})
-    with pytest.raises(datadir.DataDirError, match=r"1 of 4 utterances have no hypothesis, e.g. \['d'\]"):
-        decode_merge.merge(tmp_path / "dec", 2, keys)

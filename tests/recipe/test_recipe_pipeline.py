@@ -42,11 +42,22 @@ def pipeline(tiny_data, tmp_path_factory):
     return recipe, out.stderr
 
 
-def test_every_stage_logs_one_line(pipeline):
+def stage_lines(log: str) -> dict[str, int]:
+    """How many ``Stage N:`` (and ``Stages 6-9:``) log lines each stage wrote."""
+    counts: dict[str, int] = {}
+    for m in re.finditer(r"\) (Stages? [0-9-]+): ", log):
+        counts[m.group(1)] = counts.get(m.group(1), 0) + 1
+    return counts
+
+
+def test_every_stage_logs_one_line_per_unit_of_work(pipeline):
     _, log = pipeline
-    for n in range(1, 15):
-        pattern = r"Stages 6-9: Language model: not used" if 6 <= n <= 9 else rf"Stage {n}: "
-        assert re.search(pattern, log), f"no log line for stage {n}"
+    # one line per output: 3 sets formatted (train, dev, test), 2 filtered (train, dev), one config
+    # trained, decoded and scored on one test set; stages 6-9 share one line
+    assert stage_lines(log) == {"Stage 1": 1, "Stage 2": 1, "Stage 3": 3, "Stage 4": 2, "Stage 5": 1,
+                                "Stages 6-9": 1, "Stage 10": 1, "Stage 11": 1, "Stage 12": 1, "Stage 13": 1,
+                                "Stage 14": 1}
+    assert "Stages 6-9: Language model: not used" in log
     assert "Successfully finished" in log
 
 
@@ -156,12 +167,14 @@ def test_rerun_skips_finished_work(verbatim):
     out = run_recipe(recipe, "--local_data_opts", TINY_CORPUS, "--train_config", TINY_OWSM,
                      "--inference_config", TINY_DECODE)
     assert out.returncode == 0, out.stderr[-3000:]
-    for line in ("Stage 1: Data preparation: already done", "Stage 3: dump/raw/org/train: already done",
-                 "Stage 5: Token list: data/token_list/word/tokens.txt already done",
+    # one message for every skipped output: "Stage N: <stage>: <output dir> already done, skipped"
+    for line in ("Stage 1: Data preparation: data already done", "Stage 3: Format audio: dump/raw/org/train already done",
+                 "Stage 5: Token list: data/token_list/word already done",
                  "Stage 10: Collect stats: exp/asr_stats_raw_word already done",
                  "Stage 11: Training: exp/asr_train_tiny_owsm_warmup already done",
                  "Stage 12: Decoding: exp/asr_train_tiny_owsm_warmup/decode_tiny_asr_model_valid.acc.ave/test already done",
-                 "Stage 13: Scoring: exp/asr_train_tiny_owsm_warmup/decode_tiny_asr_model_valid.acc.ave/test already done"):
+                 "Stage 13: Scoring: exp/asr_train_tiny_owsm_warmup/decode_tiny_asr_model_valid.acc.ave/test/score_wer already done",
+                 "Stage 14: Report: exp already done"):
         assert line in out.stderr
     elapsed = int(re.search(r"elapsed=(\d+)s", out.stderr).group(1))
     assert elapsed < 60  # nothing but bookkeeping ran
@@ -169,13 +182,13 @@ def test_rerun_skips_finished_work(verbatim):
 
 def test_removing_a_done_marker_redoes_that_stage_only(verbatim):
     recipe, _ = verbatim
-    (recipe / "dump/raw/train/.done_filter").unlink()
+    (recipe / "dump/raw/train/.done").unlink()
     out = run_recipe(recipe, "--stage", "4", "--stop_stage", "5", "--train_config", TINY_OWSM)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "Stage 4: Filter by length: dump/raw/org/train -> dump/raw/train" in out.stderr
     assert "Stage 4: Filter by length: dump/raw/dev already done, skipped" in out.stderr
-    assert "Stage 5: Token list: data/token_list/word/tokens.txt already done, skipped" in out.stderr
-    assert (recipe / "dump/raw/train/.done_filter").is_file()
+    assert "Stage 5: Token list: data/token_list/word already done, skipped" in out.stderr
+    assert (recipe / "dump/raw/train/.done").is_file()
 
 
 def test_interrupted_training_resumes_from_its_checkpoint(verbatim):
@@ -198,7 +211,7 @@ def test_interrupted_training_resumes_from_its_checkpoint(verbatim):
         assert time.time() < deadline, "run.pl did not stop the training job"
         time.sleep(0.2)
     assert "signal" in (exp / "train.log").read_text().splitlines()[-1]
-    assert not (exp / ".done_train").exists()
+    assert not (exp / ".done").exists()
 
     out = run_recipe(recipe, *args[1:])
     assert out.returncode == 0, out.stderr[-3000:]
@@ -207,7 +220,7 @@ def test_interrupted_training_resumes_from_its_checkpoint(verbatim):
     assert "1/3epoch started" not in log  # epoch 1 is not trained again
     assert "2/3epoch started" in log and "3/3epoch started" in log
     assert (exp / "train.1.log").is_file()  # the interrupted run's log is kept (launch.py rotation)
-    assert (exp / ".done_train").is_file()
+    assert (exp / ".done").is_file()
 
 
 def test_failing_training_exits_nonzero_and_names_its_log(verbatim):
@@ -217,4 +230,4 @@ def test_failing_training_exits_nonzero_and_names_its_log(verbatim):
     assert out.returncode == 1
     assert "ERROR: Training exp/asr_train_tiny_exp_warmup_broken failed; read the log: exp/asr_train_tiny_exp_warmup_broken/train.log" in out.stderr
     assert "unrecognized arguments: --no_such_trainer_option" in out.stderr
-    assert not (recipe / "exp/asr_train_tiny_exp_warmup_broken/.done_train").exists()
+    assert not (recipe / "exp/asr_train_tiny_exp_warmup_broken/.done").exists()

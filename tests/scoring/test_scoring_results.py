@@ -119,3 +119,27 @@ def test_environment_reads_versions_without_importing_torch():
     assert env["espnet version"] == "espnet 202511"
     assert env["pytorch version"].startswith("pytorch 2.")
     assert set(env) == set(ENV)
+
+
+def test_commands_block_follows_the_tables_as_stage_13_wrote_it(exp, tmp_path):
+    one = exp / "asr_train_exp_warmup"
+    commands = one / "commands.sh"
+    commands.write_text("# stage 11: train\npython3 -m espnet2.bin.launch --ngpu 0\n")
+    out, tables = tmp_path / "RESULTS.md", tmp_path / "tables.md"
+    assert results.main([str(one), "--commands", str(commands), "-o", str(out)]) == 0
+    assert results.main([str(one), "-o", str(tables)]) == 0
+    # the bytes the shell's `echo; echo "### Exact commands"; echo; echo '```sh'; cat; echo '```'` appended
+    expected = tables.read_text() + "\n### Exact commands\n\n```sh\n" + commands.read_text() + "```\n"
+    assert _without_date(out.read_text()) == _without_date(expected)
+
+
+def test_commands_block_needs_one_experiment_and_skips_a_missing_file(exp, tmp_path, capsys):
+    out = tmp_path / "RESULTS.md"
+    assert results.main([str(exp / "asr_train_exp_warmup"), "--commands", str(tmp_path / "none.sh"), "-o", str(out)]) == 0
+    assert "### Exact commands" not in out.read_text()
+    assert results.main([str(exp), "--commands", str(tmp_path / "none.sh")]) == 1
+    assert capsys.readouterr().err == f"error: --commands {tmp_path / 'none.sh'} needs exactly one experiment dir, got 2\n"
+
+
+def _without_date(text: str) -> str:
+    return "".join(x for x in text.splitlines(keepends=True) if not x.startswith("- date:"))
