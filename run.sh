@@ -15,8 +15,11 @@ train_set=train
 valid_set=dev
 test_sets=test
 
-# All four policies share every setting except the scheduler (docs/recipe.md).
-train_config="conf/train_linear_warmup.yaml conf/train_owsm_warmup.yaml conf/train_poly_warmup.yaml conf/train_exp_warmup.yaml"
+# Every conf/train_*_warmup.yaml is a policy (a new family joins by its config file); they share
+# every setting except the scheduler (docs/recipe.md). The order does not matter: the policies
+# share one collect-stats run, and stages 12-14 handle each exp dir on its own.
+train_configs=(conf/train_*_warmup.yaml)
+train_config="${train_configs[*]}"
 inference_config=conf/decode.yaml
 
 # On a CPU, two policies train at a time with one thread each (--train_jobs 2): on 2 cores that

@@ -1,6 +1,7 @@
 # cmd.sh: how the paper recipe runs its jobs (sourced by asr.sh). At paper scale (16 GPUs:
 # ./run.sh --ngpu 4 --num_nodes 4) use the Slurm backend: CMD_BACKEND=slurm ./run.sh ...
-# conf/slurm.conf links to the root recipe's; edit the partition names there for your site.
+# conf/slurm.conf links to egs2/TEMPLATE/asr1/conf/slurm.conf (shared by every recipe dir);
+# edit the partition names there for your site.
 # Kaldi/ESPnet convention:
 # ${train_cmd} for data prep and statistics, ${cuda_cmd} for training (espnet2.bin.launch
 # adds --gpu N), ${decode_cmd} for decoding. Each is a launcher with Kaldi's interface:

@@ -9,32 +9,22 @@
 #
 # Corpora: --corpus "<name> ..." (default below; roots in db.sh, layouts in docs/corpora.md).
 # All training parts form data/train, development parts data/dev; every test split is its own
-# set data/test_<corpus>_<lang>_<split>, scored separately. Options given here are defaults;
-# the ones on the command line come later and win.
+# set data/test_<corpus>_<lang>_<split>, scored separately (--test_sets auto: stage 1 writes their
+# names to data/test_sets). Options given here are defaults; the ones on the command line come
+# later and win.
 set -e
 set -u
 set -o pipefail
 
 corpus="librispeech mls_en mls_it commonvoice_en commonvoice_it fleurs_en fleurs_it voxpopuli_en voxpopuli_it"
-# The last --corpus on the command line wins (parse_options semantics); the test sets follow it.
-_args=("$@")
-for ((_i = 0; _i < ${#_args[@]} - 1; _i++)); do
-    case "${_args[_i]}" in --corpus) corpus=${_args[_i + 1]} ;; esac
-done
-# The test splits present under the corpus roots (the standard ones if a root is not there yet).
-# shellcheck disable=SC1091
-. ./path.sh
-# shellcheck disable=SC1091
-. ./db.sh
-export LIBRISPEECH MLS COMMONVOICE FLEURS VOXPOPULI
-# shellcheck disable=SC2086
-test_sets=$(python3 -m espnet_warmup.recipe.data.prepare --print_test_sets --corpus ${corpus})
-
 train_set=train
 valid_set=dev
+test_sets=auto
 
-# All four policies share every setting except the scheduler (tests/corpora/test_corpora_paper_configs.py).
-train_config="conf/train_linear_warmup.yaml conf/train_owsm_warmup.yaml conf/train_poly_warmup.yaml conf/train_exp_warmup.yaml"
+# Every conf/train_*_warmup.yaml is a policy; they share every setting except the scheduler
+# (tests/corpora/test_corpora_paper_configs.py). The order does not matter (see ../../../run.sh).
+train_configs=(conf/train_*_warmup.yaml)
+train_config="${train_configs[*]}"
 inference_config=conf/decode.yaml
 
 # 16 GPUs as in the paper's batch (conf/*.yaml batch_bins is global): 4 nodes x 4 GPUs.

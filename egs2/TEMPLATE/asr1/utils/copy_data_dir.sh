@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # copy_data_dir.sh: copy_data_dir.sh [--utt-prefix P] [--spk-prefix P] <src> <dst>: copy a Kaldi data dir.
 # Kaldi's name and interface; the logic is Python (espnet_warmup/recipe/), tested with pytest.
-here=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
-root=$(cd "${here}/../../../.." && pwd)
-export PYTHONPATH="${root}${PYTHONPATH:+:${PYTHONPATH}}"
+# shellcheck disable=SC1091
+. "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/_env.sh"
 utt_prefix=""; spk_prefix=""
 while [ $# -gt 0 ]; do
     case "$1" in

@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # validate_data_dir.sh: validate_data_dir.sh [--no-text] <dir>: check a data dir; errors name the file and utterances.
 # Kaldi's name and interface; the logic is Python (espnet_warmup/recipe/), tested with pytest.
-here=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
-root=$(cd "${here}/../../../.." && pwd)
-export PYTHONPATH="${root}${PYTHONPATH:+:${PYTHONPATH}}"
+# shellcheck disable=SC1091
+. "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/_env.sh"
 opts=()
 while [ $# -gt 0 ]; do
     case "$1" in
