@@ -10,6 +10,8 @@ import argparse
 import importlib
 import sys
 
+from espnet_warmup.options import KaldiArgumentParser
+
 #: subcommand -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "check-config": ("espnet_warmup.check_config", "report config mistakes that silently hurt a run"),
@@ -26,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     from espnet_warmup import __version__
 
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # Each subcommand parses with Kaldi's semantics (--foo-bar == --foo_bar, true|false, exit 1 on errors).
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=KaldiArgumentParser)
     wanted = sys.argv[1] if len(sys.argv) > 1 else None
     for name, (module, help_text) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)

@@ -11,9 +11,10 @@ tensorboard/), the report puts in one table:
 * optimizer updates needed to reach the target validation accuracy (``--target_acc``;
   default: 90% of the best validation accuracy any of the runs reached, so the column
   compares convergence speed, not final quality; interpolated between the epoch-end
-  validations around the crossing, see :func:`espnet_warmup.recipe.analysis.curves.updates_to_accuracy`);
+  validations around the crossing, see :func:`espnet_warmup.recipe.analysis.metrics.updates_to_accuracy`);
 * peak and median gradient norm during warmup (the logged per-interval norms up to the
-  last warmup update of the run's scheduler, before clipping), spikes, % clipped
+  last warmup update of the run's scheduler, :func:`espnet_warmup.espnet_config.scheduler_spec`,
+  so any registered scheduler that declares its warmup works; before clipping), spikes, % clipped
   updates, skipped non-finite updates, wall time;
 
 then a per-language WER table, the pictures (``plot-lr`` of the runs' ``config.yaml``
@@ -33,9 +34,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from espnet_warmup.recipe.atomic import atomic_write_text
-from espnet_warmup.recipe.analysis import curves as curves_mod
+from espnet_warmup.espnet_config import ConfigError, scheduler_spec
+from espnet_warmup.recipe.analysis import metrics
+from espnet_warmup.recipe.analysis.curves import fmt, fmt_seconds, plot_curves, summary_row
 from espnet_warmup.recipe.analysis.logs import LogFormatError
+from espnet_warmup.recipe.analysis.runs import RunCurves, load_run
+from espnet_warmup.recipe.atomic import atomic_write_text
 from espnet_warmup.recipe.scoring import results as results_mod
 
 
@@ -92,20 +96,20 @@ def _err(scores: dict, metric: str, key: str = "all") -> float | None:
 
 
 # ----------------------------------------------------------------------------- per run
-def warmup_iterations(run: curves_mod.RunCurves) -> int | None:
-    """Last warmup iteration of the run (scheduler's warmup end in updates x accum_grad)."""
-    from espnet_warmup.recipe.analysis.config_lr import ConfigError, lr_curve
+def warmup_iterations(run: RunCurves) -> int | None:
+    """Last warmup iteration of the run: its scheduler's last warmup update (the peak) x accum_grad.
 
-    if not run.config.get("scheduler"):
-        return None
+    None when the run has no scheduler, one without a warmup, or one that cannot be read (an
+    unknown name: the report still shows the run).
+    """
     try:
-        curve = lr_curve(run.config, 1, name=run.name)
+        warmup_end = scheduler_spec(run.config).warmup_end
     except ConfigError:
         return None
-    return None if curve.warmup_end is None else curve.warmup_end * run.accum_grad
+    return None if warmup_end is None else warmup_end * run.accum_grad
 
 
-def _reach(r: curves_mod.Reach | None) -> str:
+def _reach(r: metrics.Reach | None) -> str:
     if r is None:
         return "not reached"
     return f"\u2264 {r.updates}" if r.upper_bound else str(r.updates)
@@ -121,7 +125,7 @@ def build_report(exps: list[Path], out: Path, images_dir: Path, target_acc: floa
     from espnet_warmup.recipe import owsm
     from espnet_warmup.recipe.analysis.plot_lr import plot_lr
 
-    runs = [curves_mod.load_run(e) for e in exps]
+    runs = [load_run(e) for e in exps]
     scores = {r.name: read_scores(r.path, decode_dir) for r in runs}
     test_sets = sorted({t for _, s in scores.values() for t in s})
 
@@ -135,7 +139,7 @@ def build_report(exps: list[Path], out: Path, images_dir: Path, target_acc: floa
     images_dir.mkdir(parents=True, exist_ok=True)
     rel = os.path.relpath(images_dir, out.parent)
     curves_png = images_dir / "curves.png"
-    curves_mod.plot_curves(runs, curves_png)
+    plot_curves(runs, curves_png)
     lr_png = images_dir / "lr.png"
     configs = [r.path / "config.yaml" for r in runs if (r.path / "config.yaml").is_file()]
     if configs:
@@ -147,9 +151,10 @@ def build_report(exps: list[Path], out: Path, images_dir: Path, target_acc: floa
     rows = []
     for r in runs:
         w_it = warmup_iterations(r)
-        peak, med = curves_mod.grad_norm_stats(r, until=w_it) if w_it else (math.nan, math.nan)
-        row = curves_mod.summary_row(r)
-        reached = curves_mod.updates_to_accuracy(r, target_acc) if target_acc is not None else None
+        peak, med = metrics.grad_norm_stats(r.series["grad_norm"], until=w_it) if w_it else (math.nan, math.nan)
+        row = summary_row(r)
+        reached = (metrics.updates_to_accuracy(r.series["valid_acc"], target_acc, r.accum_grad)
+                   if target_acc is not None else None)
         rows.append({
             "name": r.name,
             "scheduler": r.config.get("scheduler") or "none",
@@ -168,7 +173,7 @@ def build_report(exps: list[Path], out: Path, images_dir: Path, target_acc: floa
             "best_valid_acc": row["best valid acc"],
         })
 
-    f = curves_mod.fmt
+    f = fmt
     lines = ["<!-- Generated by espnet-warmup report -->", "# RESULTS: warmup policies", ""]
     lines += [f"Experiments: {', '.join(f'`{e}`' for e in exps)}.", ""]
     lines += [*results_mod.format_environment(results_mod.environment()), ""]
@@ -186,7 +191,7 @@ def build_report(exps: list[Path], out: Path, images_dir: Path, target_acc: floa
             cells += [_pct(_err(s, "wer")) if s else "-", _pct(_err(s, "cer")) if s else "-"]
         cells += [f(row["updates"]), _reach(row["updates_to_target"]),
                   f(row["warmup_peak_grad_norm"]), f(row["warmup_median_grad_norm"]), str(row["spikes"]),
-                  f(row["clipped_percent"]), str(row["skipped_updates"]), curves_mod.fmt_seconds(row["wall_seconds"])]
+                  f(row["clipped_percent"]), str(row["skipped_updates"]), fmt_seconds(row["wall_seconds"])]
         lines.append("|" + "|".join(cells) + "|")
     lines += [
         "",
@@ -249,14 +254,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("expdirs", nargs="*", help="experiment dirs (default: every training dir under --expdir)")
     parser.add_argument("--expdir", default="exp", help="where the experiment dirs are (default: exp)")
     parser.add_argument("--out", default="RESULTS.md", help="the markdown report (default: RESULTS.md)")
-    parser.add_argument("--images_dir", "--images-dir", default=None,
+    parser.add_argument("--images_dir", default=None,
                         help="where lr.png and curves.png go (default: <out dir>/images)")
-    parser.add_argument("--target_acc", "--target-acc", type=float, default=None,
+    parser.add_argument("--target_acc", type=float, default=None,
                         help="validation accuracy (0-1) for the 'updates to reach' column "
                              "(default: 0.9 x the best any run reached)")
-    parser.add_argument("--decode_dir", "--decode-dir", default=None,
+    parser.add_argument("--decode_dir", default=None,
                         help="decode dir name inside each exp (default: the first decode_* with scores)")
-    parser.add_argument("--lr_steps", "--lr-steps", type=int, default=None,
+    parser.add_argument("--lr_steps", type=int, default=None,
                         help="updates shown in lr.png (default: the longest run, at least 2 x warmup)")
 
 
@@ -270,7 +275,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         exps = find_experiments(Path(args.expdir) if args.expdir else None, args.expdirs)
         result = build_report(exps, out, images, args.target_acc, args.decode_dir, args.lr_steps)
-    except (ReportError, LogFormatError) as err:
+    except (ReportError, LogFormatError, ConfigError) as err:
         print(f"report: {err}", file=sys.stderr)
         return 1
     print(f"wrote {out} ({len(result['rows'])} experiments, test sets: {', '.join(result['test_sets']) or 'none'})")

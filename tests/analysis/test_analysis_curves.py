@@ -8,7 +8,7 @@ import statistics
 import pytest
 
 from espnet_warmup import cli
-from espnet_warmup.recipe.analysis import curves, logs
+from espnet_warmup.recipe.analysis import curves, logs, metrics, runs
 
 
 @pytest.mark.slow
@@ -43,7 +43,7 @@ def test_curves_plots_every_series_of_both_runs_with_values_from_the_logs(espnet
 
 @pytest.mark.slow
 def test_perplexity_is_exp_of_per_token_att_loss_from_the_text_shape(espnet_runs):
-    run = curves.load_run(espnet_runs.stable.expdir)
+    run = runs.load_run(espnet_runs.stable.expdir)
     shape = espnet_runs.data / "data" / "valid" / "text_shape.char"
     tokens = statistics.fmean(int(line.split()[1]) for line in shape.read_text().splitlines())
     log = logs.parse_train_log(espnet_runs.stable.expdir / "train.log")
@@ -76,8 +76,8 @@ def test_summary_table_rows_match_the_logs(espnet_runs, tmp_path):
 
 @pytest.mark.slow
 def test_curves_from_tensorboard_agree_with_train_log(espnet_runs):
-    a = curves.load_run(espnet_runs.stable.expdir, source="log")
-    b = curves.load_run(espnet_runs.stable.expdir, source="tensorboard")
+    a = runs.load_run(espnet_runs.stable.expdir, source="log")
+    b = runs.load_run(espnet_runs.stable.expdir, source="tensorboard")
     assert b.source == "tensorboard"
     for key in ("train_loss", "grad_norm", "lr", "valid_acc"):
         assert a.series[key][0] == b.series[key][0]
@@ -93,10 +93,10 @@ def test_curves_cli_rejects_a_dir_without_logs(tmp_path, capsys):
 
 
 def test_perplexity_definition():
-    assert curves.perplexity(10.0, 4.0, length_normalized=False) == pytest.approx(math.exp(2.0))
-    assert curves.perplexity(2.0, None, length_normalized=True) == pytest.approx(math.exp(2.0))
-    assert math.isnan(curves.perplexity(2.0, None, length_normalized=False))
-    assert curves.perplexity(1e6, 1.0, length_normalized=False) == math.inf
+    assert metrics.perplexity(10.0, 4.0, length_normalized=False) == pytest.approx(math.exp(2.0))
+    assert metrics.perplexity(2.0, None, length_normalized=True) == pytest.approx(math.exp(2.0))
+    assert math.isnan(metrics.perplexity(2.0, None, length_normalized=False))
+    assert metrics.perplexity(1e6, 1.0, length_normalized=False) == math.inf
 
 
 @pytest.mark.slow
@@ -116,25 +116,22 @@ def test_x_axis_is_optimizer_updates_under_accum_grad(espnet_runs, tmp_path):
     assert curves.summary_row(runs[0])["updates"] == 12
 
 
-def _acc_run(points, accum_grad=1):
-    steps, accs = [s for s, _ in points], [a for _, a in points]
-    return curves.RunCurves(name="r", path=None, source="train.log", config={"accum_grad": accum_grad},
-                            series={"valid_acc": (steps, accs)}, interval_sizes=[], skipped_steps=[],
-                            epoch_steps=steps, spikes=[], wall_seconds=None, ppl_note="")
+def _acc(points):
+    return [s for s, _ in points], [a for _, a in points]
 
 
 def test_updates_to_accuracy_interpolates_between_the_validations_around_the_crossing():
-    run = _acc_run([(100, 0.30), (200, 0.40), (300, 0.50), (400, 0.45)])
+    acc = _acc([(100, 0.30), (200, 0.40), (300, 0.50), (400, 0.45)])
     # 0.468 lies 68% of the way from 0.40 (update 200) to 0.50 (update 300)
-    assert curves.updates_to_accuracy(run, 0.468) == curves.Reach(268, False)
-    assert curves.updates_to_accuracy(run, 0.50) == curves.Reach(300, False)  # exactly at a validation
-    assert curves.updates_to_accuracy(run, 0.30) == curves.Reach(100, True)  # first validation: an upper bound
-    assert curves.updates_to_accuracy(run, 0.51) is None
+    assert metrics.updates_to_accuracy(acc, 0.468) == metrics.Reach(268, False)
+    assert metrics.updates_to_accuracy(acc, 0.50) == metrics.Reach(300, False)  # exactly at a validation
+    assert metrics.updates_to_accuracy(acc, 0.30) == metrics.Reach(100, True)  # first validation: an upper bound
+    assert metrics.updates_to_accuracy(acc, 0.51) is None
     # iterations are turned into optimizer updates under accum_grad
-    assert curves.updates_to_accuracy(_acc_run([(100, 0.30), (200, 0.40), (300, 0.50)], 2), 0.468) == \
-        curves.Reach(134, False)
+    acc2 = _acc([(100, 0.30), (200, 0.40), (300, 0.50)])
+    assert metrics.updates_to_accuracy(acc2, 0.468, accum_grad=2) == metrics.Reach(134, False)
 
 
 def test_updates_to_accuracy_skips_non_finite_validations():
-    run = _acc_run([(100, 0.30), (200, math.nan), (300, 0.50)])
-    assert curves.updates_to_accuracy(run, 0.40) == curves.Reach(200, False)  # 0.30 -> 0.50 over 100..300
+    acc = _acc([(100, 0.30), (200, math.nan), (300, 0.50)])
+    assert metrics.updates_to_accuracy(acc, 0.40) == metrics.Reach(200, False)  # 0.30 -> 0.50 over 100..300

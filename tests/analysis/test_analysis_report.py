@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from espnet_warmup import cli
-from espnet_warmup.recipe.analysis import curves, logs
+from espnet_warmup.recipe.analysis import logs, runs
 from espnet_warmup.recipe.scoring.scorer import score_dir
 
 REF = "u1 <en> the cat sat\nu2 <it> il gatto dorme\n"
@@ -101,7 +101,7 @@ def test_report_default_target_is_90_percent_of_best_valid_acc(exp_with_scores, 
     exps = find_experiments(exp_with_scores / "exp", [])
     assert [e.name for e in exps] == ["stable", "unstable"]
     res = build_report(exps, tmp_path / "R.md", tmp_path / "img")
-    best = max(a for e in exps for a in curves.load_run(e).series["valid_acc"][1])
+    best = max(a for e in exps for a in runs.load_run(e).series["valid_acc"][1])
     assert res["target_acc"] == pytest.approx(0.9 * best, abs=1e-4)
 
 

@@ -21,7 +21,7 @@ ESPnet 202511's trainer (espnet2/train/trainer.py) writes, per training run:
 
 Iterations vs updates: ESPnet logs per *iteration* (mini-batch); with ``accum_grad`` = A
 there is one optimizer update every A iterations. The parsers keep ESPnet's iteration
-axis (the one tensorboard uses); :func:`updates` converts.
+axis (the one tensorboard uses); :func:`espnet_warmup.recipe.analysis.metrics.to_updates` converts.
 """
 
 from __future__ import annotations
