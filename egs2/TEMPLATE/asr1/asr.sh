@@ -41,8 +41,8 @@ gpu_inference=false  # decode on GPU (uses ${cuda_cmd})
 dumpdir=dump         # formatted data
 expdir=exp           # experiments
 python=python3       # the interpreter for espnet2.bin.* (e.g. "coverage run --append")
-monitor=true         # follow train.log with espnet_warmup.recipe.analysis.monitor beside training
-stop_on_divergence=false  # with --monitor: SIGTERM the training on divergence, keeping the last epoch checkpoint
+monitor=true         # run training under espnet_warmup.recipe.analysis.monitor, which follows its train.log
+stop_on_divergence=false  # with --monitor: stop a diverging training, keeping the last epoch checkpoint
 
 # Data preparation
 local_data_opts=""      # options for local/data.sh
@@ -68,22 +68,23 @@ feats_normalize=global_mvn  # global_mvn (from the stage-10 statistics) or none
 train_nthreads=0            # CPU threads of a training job (OMP_NUM_THREADS); 0: cores / train_jobs when --ngpu 0, else 1
 train_jobs=1                # how many configs (policies) train at the same time in stage 11
 speech_fold_length=800      # ESPnet's fold lengths (x100 samples for raw speech)
-text_fold_length=150
+text_fold_length=150        # ESPnet's fold length for text (tokens)
 
 # Decoding
 inference_config=""                  # decoding config (espnet2.bin.asr_inference --config)
 inference_args=""                    # extra options for espnet2.bin.asr_inference
 inference_tag=""                     # decode dir name; default decode_<config basename>_asr_model_<model>
-inference_asr_model=valid.acc.ave.pth
+inference_asr_model=valid.acc.ave.pth # the model file of the exp dir to decode with
 batch_size=1                         # decoding batch size
 
 # Sets
 train_set=""   # name of the training set (data/<train_set>)
 valid_set=""   # name of the validation set
 test_sets=""   # names of the evaluation sets (space-separated); auto: data/test_sets, written by stage 1
+# ---------------------------------------------------------------------------- end of options
 
-help_message=$(cat <<EOF
-Usage: $0 --train_set <set> --valid_set <set> --test_sets "<set> ..." [options]
+# --help: the stages, then every option line above as "--name  comment (default: value)".
+help_message="Usage: $0 --train_set <set> --valid_set <set> --test_sets \"<set> ...\" [options]
 
 Stages (ESPnet numbering):
   1 data prep (local/data.sh)    2 speed perturbation     3 format audio (dump/raw)
@@ -93,44 +94,9 @@ Stages (ESPnet numbering):
   13 score + <exp>/RESULTS.md
   14 cross-policy report (RESULTS.md); replaces ESPnet's stage 14, which packs the model
 
-Options (Kaldi style: --name value; --foo-bar == --foo_bar):
-  --stage, --stop_stage    # stages to run (default: ${stage}, ${stop_stage})
-  --skip_stages            # stage numbers not to run, e.g. "2 4" (default: "${skip_stages}")
-  --skip_data_prep, --skip_train, --skip_eval, --skip_report  # true|false, as in ESPnet
-  --ngpu                   # GPUs per node for training (default: ${ngpu})
-  --num_nodes              # nodes for training (default: ${num_nodes})
-  --nj                     # parallel jobs, data prep and stats (default: ${nj})
-  --inference_nj           # parallel decoding jobs (default: ${inference_nj})
-  --gpu_inference          # decode on GPU (default: ${gpu_inference})
-  --dumpdir, --expdir      # output dirs (default: ${dumpdir}, ${expdir})
-  --python                 # interpreter for espnet2.bin.* (default: ${python})
-  --monitor                # run espnet_warmup.recipe.analysis.monitor beside training (default: ${monitor})
-  --stop_on_divergence     # with --monitor: stop a diverging training, keep its last epoch checkpoint (default: ${stop_on_divergence})
-  --local_data_opts        # options passed to local/data.sh (default: "${local_data_opts}")
-  --corpus                 # passed to local/data.sh as --corpus (default: its own)
-  --speed_perturb_factors  # e.g. "0.9 1.0 1.1" (default: "${speed_perturb_factors}")
-  --fs                     # sample rate of the formatted audio (default: ${fs})
-  --audio_format           # wav or flac, the formatted audio's container (default: ${audio_format})
-  --min_wav_duration, --max_wav_duration  # seconds (default: ${min_wav_duration}, ${max_wav_duration})
-  --token_type             # bpe, char or word (default: ${token_type})
-  --nbpe, --bpemode        # sentencepiece settings (default: ${nbpe}, ${bpemode})
-  --nlsyms_txt             # non-linguistic symbols (default: the <...> words of the train text)
-  --lang                   # token list tag (default: ${lang})
-  --train_config           # training config(s), space-separated; alias --asr_config
-  --train_args             # extra espnet2.bin.asr_train options; alias --asr_args
-  --asr_tag                # exp dir suffix: <expdir>/asr_<config basename>_<asr_tag>
-  --feats_normalize        # global_mvn or none (default: ${feats_normalize})
-  --train_nthreads         # CPU threads per training job; 0: cores / train_jobs on CPU (default: ${train_nthreads})
-  --train_jobs             # configs trained at the same time (default: ${train_jobs})
-  --inference_config       # decoding config
-  --inference_args         # extra espnet2.bin.asr_inference options
-  --inference_tag          # decode dir name
-  --inference_asr_model    # model file in the exp dir (default: ${inference_asr_model})
-  --batch_size             # decoding batch size (default: ${batch_size})
-  --train_set, --valid_set, --test_sets  # data/<set> names (required; --test_sets auto: data/test_sets)
-  --config FILE            # a file of shell assignments read before the command-line options
-EOF
-)
+Options (Kaldi style: --name value; --foo-bar == --foo_bar; --config FILE reads shell assignments first):
+$(sed -n '/^# -* options$/,/^# -* end of options$/s/^\([a-z_]*\)=\("[^"]*"\|[^ ]*\) *# \(.*\)/  --\1  \3 (default: \2)/p' \
+    "${BASH_SOURCE[0]}")"
 
 # ESPnet spells some options --asr_*; both spellings set the same variable, the last one wins.
 args=()
