@@ -34,7 +34,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import signal
+import sys
 import time
+from contextlib import contextmanager
+from typing import Iterator
 
 #: ``JOB=a:b`` or ``JOB=n``; the identifier is Kaldi's (letters, digits, underscore).
 _JOB_RANGE = re.compile(r"^([A-Za-z_]\w*)=(\d+)(?::(\d+))?$")
@@ -266,10 +270,51 @@ def positive_int(prog_option: str, value: str) -> int:
     return number
 
 
+#: What stops a launcher early: Ctrl-C, kill, scancel of the launcher's own job.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Interrupted(Exception):
+    """The launcher got ``signum`` (one of :data:`STOP_SIGNALS`) while its jobs ran."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_interrupted(signum, _frame):
+    raise Interrupted(signum)
+
+
+@contextmanager
+def signals_interrupt() -> Iterator[tuple[int, ...]]:
+    """While the block runs, :data:`STOP_SIGNALS` raise :class:`Interrupted` (so the launcher can
+    stop its jobs before it exits 128 + N); the previous handlers are restored afterwards."""
+    previous = {s: signal.signal(s, _raise_interrupted) for s in STOP_SIGNALS}
+    try:
+        yield STOP_SIGNALS
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def ignore_stop_signals() -> None:
+    """Ignore further :data:`STOP_SIGNALS` (while cleaning up after one, so the cleanup finishes)."""
+    for s in STOP_SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
+
+
+def exit_status(prog: str, request: JobRequest, failed: list[int]) -> int:
+    """The launcher's exit status: 0 when every task succeeded, else 1 after Kaldi's failure
+    line (:func:`failure_message`) on stderr."""
+    if failed:
+        print(failure_message(prog, request, sorted(failed)), file=sys.stderr)
+        return 1
+    return 0
+
+
 def launcher_main(prog: str, usage: str, run, argv: list[str] | None) -> int:
     """Shared ``main`` of run.pl/slurm.pl: usage on no args or --help, UsageError -> exit 1."""
-    import sys
-
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
         print(usage, file=sys.stderr)

@@ -31,24 +31,21 @@ import sys
 import time
 
 from espnet_warmup.recipe.launchers.common import (
-    launcher_main,
+    Interrupted,
     JobRequest,
     UsageError,
-    failure_message,
+    exit_status,
+    ignore_stop_signals,
+    launcher_main,
     log_header,
     log_trailer,
     positive_int,
+    signals_interrupt,
 )
 
 PROG = "run.pl"
 #: Seconds a task gets to exit after SIGTERM before it is killed.
 _KILL_GRACE_S = 5.0
-
-
-class _Interrupted(Exception):
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
 
 
 def _gpu_count() -> int:
@@ -150,43 +147,31 @@ def run(request: JobRequest) -> int:
     pending = list(request.ids)
     running: dict[int, _Task] = {}
     failed: list[int] = []
-
-    def on_signal(signum, _frame):
-        raise _Interrupted(signum)
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        while pending or running:
-            while pending and len(running) < limit:
-                task_id = pending.pop(0)
-                log = request.for_task(request.log, task_id)
-                try:
-                    task = _Task(task_id, request.for_task(command, task_id), log)
-                except OSError as err:
-                    _kill_all(running)
-                    print(f"{PROG}: cannot start job {task_id} with log {log}: {err}",
-                          file=sys.stderr)
-                    return 1
-                running[task.proc.pid] = task
-            reaped = _reap_one(running, block=True)
-            if reaped is not None and reaped[1] != 0:
-                failed.append(reaped[0].task_id)
-    except _Interrupted as stop:
-        # Ignore further signals while cleaning up so the children are always reaped.
-        for s in previous:
-            signal.signal(s, signal.SIG_IGN)
-        n_running = len(running)
-        _kill_all(running)
-        print(f"{PROG}: interrupted by signal {stop.signum}; killed {n_running} running "
-              f"job(s), {len(pending)} not started", file=sys.stderr)
-        return 128 + stop.signum
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-    if failed:
-        print(failure_message(PROG, request, sorted(failed)), file=sys.stderr)
-        return 1
-    return 0
+    with signals_interrupt():
+        try:
+            while pending or running:
+                while pending and len(running) < limit:
+                    task_id = pending.pop(0)
+                    log = request.for_task(request.log, task_id)
+                    try:
+                        task = _Task(task_id, request.for_task(command, task_id), log)
+                    except OSError as err:
+                        _kill_all(running)
+                        print(f"{PROG}: cannot start job {task_id} with log {log}: {err}",
+                              file=sys.stderr)
+                        return 1
+                    running[task.proc.pid] = task
+                reaped = _reap_one(running, block=True)
+                if reaped is not None and reaped[1] != 0:
+                    failed.append(reaped[0].task_id)
+        except Interrupted as stop:
+            ignore_stop_signals()  # so that the children are always reaped
+            n_running = len(running)
+            _kill_all(running)
+            print(f"{PROG}: interrupted by signal {stop.signum}; killed {n_running} running "
+                  f"job(s), {len(pending)} not started", file=sys.stderr)
+            return 128 + stop.signum
+    return exit_status(PROG, request, failed)
 
 
 def main(argv: list[str] | None = None) -> int:

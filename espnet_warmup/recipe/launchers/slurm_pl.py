@@ -41,13 +41,17 @@ import subprocess
 import sys
 import time
 
+from espnet_warmup.recipe.atomic import atomic_output
 from espnet_warmup.recipe.launchers.common import (
-    launcher_main,
+    Interrupted,
     JobRequest,
     UsageError,
-    failure_message,
+    exit_status,
+    ignore_stop_signals,
+    launcher_main,
     positive_int,
     read_exit_status,
+    signals_interrupt,
 )
 from espnet_warmup.recipe.launchers.slurm_conf import SlurmConf, load_conf
 
@@ -60,12 +64,6 @@ VANISHED_GRACE_S = 3.0
 _OWN_OPTIONS = {"config", "max_jobs_run", "pe"}
 #: Words in Slurm's own task output that mean the memory limit killed the task.
 _OOM_PATTERNS = re.compile(r"exceeded (job )?memory limit|oom[-_ ]kill|out of memory", re.I)
-
-
-class _Interrupted(Exception):
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
 
 
 @dataclasses.dataclass
@@ -174,18 +172,18 @@ exit $ret
 """
 
 
-def write_atomically(path: str, text: str, mode: int = 0o755) -> None:
-    tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
+def write_script(path: str, text: str) -> None:
+    """Write the job script atomically (:func:`espnet_warmup.recipe.atomic.atomic_output`: a
+    resubmission never finds half a script) and make it executable (0755), before sbatch reads it."""
+    with atomic_output(path, "w") as f:
         f.write(text)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
+    os.chmod(path, 0o755)
 
 
 def submit(sub: Submission) -> str:
     """Run sbatch; return the job id. Raises UsageError with sbatch's output on failure."""
     os.makedirs(sub.queue_dir, exist_ok=True)
-    write_atomically(sub.script_path, sub.script_text)
+    write_script(sub.script_path, sub.script_text)
     try:
         res = subprocess.run(sub.argv, capture_output=True, text=True, timeout=300)
     except (OSError, subprocess.SubprocessError) as err:
@@ -348,38 +346,26 @@ def run(request: JobRequest, cwd: str | None = None) -> int:
     conf = load_conf(config)
     sub = build_submission(request, conf, given, max_jobs, cwd)
 
-    def on_signal(signum, _frame):
-        raise _Interrupted(signum)
-
-    caught = (signal.SIGINT, signal.SIGTERM)
-    previous = {s: signal.signal(s, on_signal) for s in caught}
     job_id = None
-    try:
-        # A signal during sbatch must not lose the job id: hold signals until we have it.
-        signal.pthread_sigmask(signal.SIG_BLOCK, caught)
+    with signals_interrupt() as caught:
         try:
-            job_id = submit(sub)
-        finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, caught)  # pending ones fire here
-        wait_for_tasks(job_id, request.ids, sub.queue_dir)
-    except _Interrupted as stop:
-        for s in caught:
-            signal.signal(s, signal.SIG_IGN)
-        if job_id is not None:
-            subprocess.run(["scancel", job_id], capture_output=True, timeout=60)
-            print(f"{PROG}: interrupted by signal {stop.signum}; cancelled Slurm job {job_id} "
-                  f"(scancel {job_id})", file=sys.stderr)
-        else:
-            print(f"{PROG}: interrupted by signal {stop.signum} before submission", file=sys.stderr)
-        return 128 + stop.signum
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-    failed = collect_failures(request, job_id, sub, conf.value("mem", given))
-    if failed:
-        print(failure_message(PROG, request, failed), file=sys.stderr)
-        return 1
-    return 0
+            # A signal during sbatch must not lose the job id: hold signals until we have it.
+            signal.pthread_sigmask(signal.SIG_BLOCK, caught)
+            try:
+                job_id = submit(sub)
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, caught)  # pending ones fire here
+            wait_for_tasks(job_id, request.ids, sub.queue_dir)
+        except Interrupted as stop:
+            ignore_stop_signals()  # so that the job is always cancelled
+            if job_id is not None:
+                subprocess.run(["scancel", job_id], capture_output=True, timeout=60)
+                print(f"{PROG}: interrupted by signal {stop.signum}; cancelled Slurm job {job_id} "
+                      f"(scancel {job_id})", file=sys.stderr)
+            else:
+                print(f"{PROG}: interrupted by signal {stop.signum} before submission", file=sys.stderr)
+            return 128 + stop.signum
+    return exit_status(PROG, request, collect_failures(request, job_id, sub, conf.value("mem", given)))
 
 
 def main(argv: list[str] | None = None) -> int:
