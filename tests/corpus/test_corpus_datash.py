@@ -55,6 +55,11 @@ def test_data_sh_writes_valid_kaldi_data_dirs(corpus):
         assert json.loads((d / ".done").read_text())["corpus"] == "digits"
 
 
+def test_data_sh_names_the_test_sets_for_asr_sh(corpus):
+    root, _ = corpus
+    assert (root / "data" / "test_sets").read_text() == "test\n"
+
+
 def test_split_sizes_follow_the_size_options(corpus):
     root, _ = corpus
     sizes = {split: len(read_table(root / "data" / split / "utt2spk")) for split in SPLITS}

@@ -36,6 +36,7 @@ from espnet_warmup.recipe.data.audio import probe_all
 from espnet_warmup.recipe.data.base import CorpusSpecError, CorpusUtterance, Excluded, LayoutError
 from espnet_warmup.recipe.data.catalog import CorpusSpec, corpora_help, corpus_names, parse_spec, test_set_names
 from espnet_warmup.recipe.data.combine import combine, drop_duplicates
+from espnet_warmup.recipe.data.sets import write_test_sets
 from espnet_warmup.recipe.data.segments import CUT_DIR, cut_segments, source_stamp
 from espnet_warmup.recipe.data.sources.kaldi_dir import read_data_dir
 from espnet_warmup.recipe.wavscp import is_file_entry
@@ -187,11 +188,6 @@ def write_nlsyms(parts: list[Part], data: Path) -> None:
     """``<data>/nlsyms.txt``: the language tags, for BPE training as user symbols."""
     langs = sorted({u.lang for p in parts for u in p.utts})
     atomic_write_text(data / "nlsyms.txt", "".join(f"{datadir.lang_tag(lang)}\n" for lang in langs))
-
-
-def write_test_sets(names: list[str], data: Path) -> None:
-    """``<data>/test_sets``: one line, the test set names (asr.sh ``--test_sets auto`` reads it)."""
-    atomic_write_text(data / "test_sets", " ".join(names) + "\n")
 
 
 def report_rates(parts: list[Part], log) -> None:

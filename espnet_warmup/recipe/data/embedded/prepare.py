@@ -4,7 +4,7 @@ Steps: (1) check options, tools and voices; (2) plan every utterance (plan.py, d
 --seed); (3) refuse to touch data dirs made from another configuration; (4) synthesize missing wavs
 over --nj processes (wavs are cached by a hash of their settings, so a rerun or a resumed run only
 makes what is missing); (5) write data/{train,dev,test} (each built aside, validated, then swapped in
-with its ``.done`` marker: :func:`espnet_warmup.recipe.datadir.write_data_dir`).
+with its ``.done`` marker: :func:`espnet_warmup.recipe.datadir.write_data_dir`) and ``<data_dir>/test_sets``.
 
 Marker: ``<dir>/.done`` holds the dir's signature, here the JSON of :func:`corpus_config` (what the dir
 holds). A dir whose configuration differs, or that we did not make (no ``.done`` with a configuration),
@@ -21,10 +21,12 @@ import os
 import shutil
 import sys
 import time
+from pathlib import Path
 
 from espnet_warmup.options import KaldiArgumentParser
 from espnet_warmup.recipe import datadir
 from espnet_warmup.recipe.data.embedded import plan, synth, voices
+from espnet_warmup.recipe.data.sets import write_test_sets
 
 LOG = logging.getLogger("local/data.sh")
 
@@ -211,7 +213,8 @@ def _summary(split: str, utts: list[SynthesizedUtterance]) -> str:
             f"{hours:.2f} h, mean {mean:.2f} s, {len(speakers)} speakers")
 
 
-def prepare(args) -> int:
+def check_setup(args) -> dict:
+    """Check the options, the tools and the voices; return the corpus configuration."""
     check_args(args)
     missing = synth.missing_tool_message()
     if missing:
@@ -221,35 +224,53 @@ def prepare(args) -> int:
         voices.check_voices(config["voices"], config["variants"])
     except ValueError as e:
         raise PrepareError(str(e)) from None
-    split_dirs = {split: os.path.join(args.data_dir, split) for split in plan.SPLITS}
-    if args.overwrite:
-        for split_dir in split_dirs.values():
-            if os.path.isdir(split_dir):
-                LOG.info("--overwrite true: removing %s", split_dir)
-                shutil.rmtree(split_dir)
-    states = {d: split_state(d, config) for d in split_dirs.values()}
-    check_overwrite(states)
-    if all(state == "done" for state in states.values()):
-        problems = [e for d in split_dirs.values() for e in validate_split(d)]
-        if not problems:
-            LOG.info("%s already prepared (%s); nothing to do", ", ".join(split_dirs.values()), args.corpus)
-            return 0
+    return config
+
+
+def remove_dirs(dirs) -> None:
+    for d in dirs:
+        if os.path.isdir(d):
+            LOG.info("--overwrite true: removing %s", d)
+            shutil.rmtree(d)
+
+
+def finished(split_dirs: dict[str, str], config: dict) -> bool:
+    """True if every split dir holds ``config`` and passes validation (e.g. no wav was deleted)."""
+    if any(split_state(d, config) != "done" for d in split_dirs.values()):
+        return False
+    problems = [e for d in split_dirs.values() for e in validate_split(d)]
+    if problems:
         LOG.warning("finished data dirs fail validation (%s); preparing them again", problems[0])
+    return not problems
+
+
+def synthesize_splits(args, config: dict) -> dict[str, list[SynthesizedUtterance]]:
+    """Plan every split and synthesize the wavs not in the cache (one pool for all splits)."""
     sizes = {"train": args.num_train, "dev": args.num_dev, "test": args.num_test}
     LOG.info("planning the %r corpus (seed %d): %s", args.corpus, args.seed, sizes)
     try:
         plans = plan.plan_corpus(args.corpus, args.seed, sizes, config["voices"], config["variants"])
     except ValueError as e:
         raise PrepareError(str(e)) from None
-    jobs = [(utt, wav_path(args.audio_dir, args.corpus, utt)) for split in plan.SPLITS for utt in plans[split]]
-    samples = synthesize_all(jobs, args.nj)
-    for split in plan.SPLITS:
-        utts = []
-        for u in plans[split]:
-            wav = wav_path(args.audio_dir, args.corpus, u)
-            utts.append(SynthesizedUtterance(u.utt_id, u.speaker, u.lang, u.text, wav, samples[wav] / synth.SAMPLE_RATE))
-        _write_split(split_dirs[split], config, utts)
-        LOG.info("wrote %s: %s", split_dirs[split], _summary(split, utts))
+    wavs = {u: wav_path(args.audio_dir, args.corpus, u) for split in plan.SPLITS for u in plans[split]}
+    samples = synthesize_all(list(wavs.items()), args.nj)
+    return {split: [SynthesizedUtterance(u.utt_id, u.speaker, u.lang, u.text, wavs[u], samples[wavs[u]] / synth.SAMPLE_RATE)
+                    for u in plans[split]] for split in plan.SPLITS}
+
+
+def prepare(args) -> int:
+    config = check_setup(args)
+    split_dirs = {split: os.path.join(args.data_dir, split) for split in plan.SPLITS}
+    if args.overwrite:
+        remove_dirs(split_dirs.values())
+    check_overwrite({d: split_state(d, config) for d in split_dirs.values()})
+    if finished(split_dirs, config):
+        LOG.info("%s already prepared (%s); nothing to do", ", ".join(split_dirs.values()), args.corpus)
+    else:
+        for split, utts in synthesize_splits(args, config).items():
+            _write_split(split_dirs[split], config, utts)
+            LOG.info("wrote %s: %s", split_dirs[split], _summary(split, utts))
+    write_test_sets(["test"], Path(args.data_dir))
     return 0
 
 
