@@ -66,11 +66,11 @@ def main() -> int:
                 write(f"{PREFIX}{epoch}/{n_epochs}epoch started")
             if not math.isfinite(g):
                 write(PREFIX.replace("INFO", "WARNING") + "The grad norm is nan. Skipping updating the model.")
-            write(f"{PREFIX}{epoch}epoch:train:{batch}-{batch}batch: iter_time=0.010, loss=10.000, "
+            write(f"{PREFIX}{epoch}epoch:train:{batch}-{batch}batch: iter_time=0.010, loss=10.000, loss_att=8.000, "
                   f"grad_norm={g:.3f}, clip=0.000, optim0_lr0=1.000e-04")
             if batch == args.epoch_len or k == len(norms) - 1:
                 write(f"{PREFIX}{epoch}epoch results: [train] loss=10.000, total_count={k + 1}, "
-                      "[valid] loss=9.000, acc=0.500")
+                      "[valid] loss=9.000, loss_att=6.000, acc=0.500")
         if args.linger == 0:
             write(f"{PREFIX}The training was finished at {n_epochs} epochs")
         else:  # still training: the next epoch starts (so the last checkpoint save has ended)
