@@ -247,8 +247,6 @@ def build_report(exps: list[Path], out: Path, images_dir: Path, target_acc: floa
             "curves_png": curves_png}
 
 
-
-
 # ----------------------------------------------------------------------------- CLI
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("expdirs", nargs="*", help="experiment dirs (default: every training dir under --expdir)")

@@ -256,7 +256,6 @@ class TrainLogParser:
             self.log.finished = True
         return None
 
-
     def finish(self) -> TrainLog:
         """End of the log: skip warnings after the last interval line (a run that was
         killed or crashed mid-interval) are filed at the iteration after the last one logged."""
