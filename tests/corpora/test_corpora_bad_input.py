@@ -132,8 +132,8 @@ def test_unknown_corpus_names_the_allowed_values(tmp_path, data_sh):
     res = data_sh("--corpus", "tedlium")
     assert res.returncode == 1
     assert res.stderr == (
-        "local/data.sh: ERROR: unknown --corpus 'tedlium'; allowed: librispeech, librispeech_en, mls_en, mls_it, "
+        "local/data.sh: ERROR: unknown --corpus 'tedlium'; allowed: digits, sentences, librispeech, librispeech_en, mls_en, mls_it, "
         "commonvoice_en, commonvoice_it, fleurs_en, fleurs_it, voxpopuli_en, voxpopuli_it, kaldi:<dir>[:<lang>]\n")
     res = data_sh()
     assert res.returncode == 1
-    assert res.stderr.startswith("local/data.sh: ERROR: no --corpus given; allowed: librispeech,")
+    assert res.stderr.startswith("local/data.sh: ERROR: no --corpus given; allowed: digits, sentences, librispeech,")

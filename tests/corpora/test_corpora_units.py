@@ -43,5 +43,5 @@ def test_corpus_values_parse_into_corpus_language_or_kaldi_dir():
     assert parse_spec("kaldi:data/train").reader.path == Path("data/train")
     assert [kaldi_role(Path(p)) for p in ("data/test_a", "eval2000", "dev_x", "valid", "train", "x")] == [
         "test", "test", "dev", "dev", "train", "train"]
-    with pytest.raises(CorpusSpecError, match=r"unknown --corpus 'librispeech_it'; allowed: librispeech,"):
+    with pytest.raises(CorpusSpecError, match=r"unknown --corpus 'librispeech_it'; allowed: digits, sentences, librispeech,"):
         parse_spec("librispeech_it")

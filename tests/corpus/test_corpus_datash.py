@@ -183,7 +183,7 @@ def test_help_lists_the_options():
     for option in ("--corpus", "--seed", "--nj", "--num_train", "--num_dev", "--num_test", "--data_dir",
                    "--audio_dir", "--train_variants", "--dev_variants", "--test_variants", "--overwrite"):
         assert option in proc.stdout
-    assert "digits | sentences" in proc.stdout
+    assert "digits, sentences, librispeech" in " ".join(proc.stdout.split())  # the catalog's entries
 
 
 def test_dashed_and_underscored_option_names_are_the_same(tmp_path):
@@ -210,7 +210,7 @@ def test_missing_espeak_ng_names_the_tool_and_package(tmp_path):
     proc = run_data_sh(tmp_path, *TINY, path=_fake_bin(tmp_path, ["sox"]))
     assert proc.returncode == 1
     assert proc.stderr.strip().endswith(
-        "local/data.sh: error: espeak-ng not found on PATH; install it with: apt-get install espeak-ng")
+        "local/data.sh: ERROR: espeak-ng not found on PATH; install it with: apt-get install espeak-ng")
     assert not (tmp_path / "data").exists()
 
 
@@ -218,13 +218,14 @@ def test_missing_sox_names_the_tool_and_package(tmp_path):
     proc = run_data_sh(tmp_path, *TINY, path=_fake_bin(tmp_path, ["espeak-ng"]))
     assert proc.returncode == 1
     assert proc.stderr.strip().endswith(
-        "local/data.sh: error: sox not found on PATH; install it with: apt-get install sox")
+        "local/data.sh: ERROR: sox not found on PATH; install it with: apt-get install sox")
 
 
 def test_unknown_corpus_lists_the_allowed_values(tmp_path):
     proc = run_data_sh(tmp_path, "--corpus", "timit")
     assert proc.returncode == 1
-    assert proc.stderr.strip() == "local/data.sh: error: unknown --corpus 'timit'; allowed values: digits, sentences"
+    assert proc.stderr.strip().startswith("local/data.sh: ERROR: unknown --corpus 'timit'; allowed: digits, sentences, "
+                                          "librispeech, ")
 
 
 def test_unknown_option_is_an_error(tmp_path):
@@ -235,7 +236,7 @@ def test_unknown_option_is_an_error(tmp_path):
 
 def test_bad_values_are_rejected(tmp_path):
     proc = run_data_sh(tmp_path, "--nj", "0")
-    assert (proc.returncode, proc.stderr.strip()) == (1, "local/data.sh: error: --nj must be at least 1, got 0")
+    assert (proc.returncode, proc.stderr.strip()) == (1, "local/data.sh: ERROR: --nj must be at least 1, got 0")
     proc = run_data_sh(tmp_path, "--overwrite", "yes")
     assert proc.returncode == 1
     assert "argument --overwrite: expected true or false, got 'yes'" in proc.stderr
@@ -244,17 +245,17 @@ def test_bad_values_are_rejected(tmp_path):
 def test_test_variants_seen_in_training_are_rejected(tmp_path):
     proc = run_data_sh(tmp_path, *TINY, "--test_variants", "m3 m1")
     assert proc.returncode == 1
-    assert proc.stderr.strip() == ("local/data.sh: error: test voice variants must be unseen in training, but m1 "
+    assert proc.stderr.strip() == ("local/data.sh: ERROR: test voice variants must be unseen in training, but m1 "
                                    "is in both --train_variants and --test_variants")
 
 
 def test_unknown_variant_and_voice_are_rejected(tmp_path):
     proc = run_data_sh(tmp_path, *TINY, "--dev_variants", "m6 zz9")
     assert proc.returncode == 1
-    assert proc.stderr.strip() == ("local/data.sh: error: unknown espeak-ng voice variant 'zz9' for dev; "
+    assert proc.stderr.strip() == ("local/data.sh: ERROR: unknown espeak-ng voice variant 'zz9' for dev; "
                                    "see `espeak-ng --voices=variant`")
     proc = run_data_sh(tmp_path, *TINY, "--it_voices", "it-xx")
-    assert proc.stderr.strip() == ("local/data.sh: error: unknown espeak-ng voice 'it-xx' for language 'it'; "
+    assert proc.stderr.strip() == ("local/data.sh: ERROR: unknown espeak-ng voice 'it-xx' for language 'it'; "
                                    "see `espeak-ng --voices=it`")
 
 
@@ -264,7 +265,7 @@ def test_existing_data_dirs_of_another_seed_are_not_overwritten(tmp_path):
     text_before = (tmp_path / "data" / "train" / "text").read_text()
     proc = run_data_sh(tmp_path, *args, "--seed", "2")
     assert proc.returncode == 1
-    assert proc.stderr.strip() == ("local/data.sh: error: data/train data/dev data/test hold a different corpus "
+    assert proc.stderr.strip() == ("local/data.sh: ERROR: data/train data/dev data/test hold a different corpus "
                                    "(seed: 1 -> 2); remove them or pass --overwrite true")
     assert (tmp_path / "data" / "train" / "text").read_text() == text_before
     proc = run_data_sh(tmp_path, *args, "--seed", "2", "--overwrite", "true")
@@ -277,7 +278,7 @@ def test_existing_data_dir_of_another_corpus_is_not_overwritten(tmp_path):
     assert run_data_sh(tmp_path, *args).returncode == 0
     proc = run_data_sh(tmp_path, *args, "--corpus", "sentences")
     assert proc.returncode == 1
-    assert proc.stderr.strip() == ("local/data.sh: error: data/train data/dev data/test hold a different corpus "
+    assert proc.stderr.strip() == ("local/data.sh: ERROR: data/train data/dev data/test hold a different corpus "
                                    "(corpus: 'digits' -> 'sentences'); remove them or pass --overwrite true")
 
 
@@ -286,7 +287,7 @@ def test_a_data_dir_not_made_by_data_sh_is_not_overwritten(tmp_path):
     (tmp_path / "data" / "train" / "text").write_text("utt1 hello\n")
     proc = run_data_sh(tmp_path, *TINY)
     assert proc.returncode == 1
-    assert proc.stderr.strip() == ("local/data.sh: error: data/train exists and was not made by local/data.sh; "
+    assert proc.stderr.strip() == ("local/data.sh: ERROR: data/train exists and was not made by local/data.sh; "
                                    "remove it or pass --overwrite true")
     assert (tmp_path / "data" / "train" / "text").read_text() == "utt1 hello\n"
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from espnet_warmup.recipe.data.embedded.prepare import SynthesizedUtterance
+from espnet_warmup.recipe.data.sources.embedded import SynthesizedUtterance
 from espnet_warmup.recipe.datadir import validate, write_data_dir
 
 

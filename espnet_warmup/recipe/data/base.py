@@ -87,11 +87,16 @@ class Excluded:
         return [cls(*parts) for parts in rows if len(parts) == 3]
 
 
-class LayoutError(RuntimeError):
+class DataPrepError(Exception):
+    """Input that data prep cannot use, or a state it must not overwrite; the message says what to do
+    (local/data.sh prints it and exits 1)."""
+
+
+class LayoutError(DataPrepError, RuntimeError):
     """A corpus root that is missing or does not have the published layout."""
 
 
-class CorpusSpecError(ValueError):
+class CorpusSpecError(DataPrepError, ValueError):
     """A --corpus value that names no known corpus or language."""
 
 
@@ -173,6 +178,7 @@ def require_dir(path: Path, what: str, layout: str) -> Path:
 class CorpusReader:
     """What every corpus module provides (one subclass per corpus, a module-level instance).
 
+    pipeline: which steps of the driver prepare it (:mod:`espnet_warmup.recipe.data.prepare`).
     name: the corpus part of ``--corpus <name>_<lang>`` and of utterance ids.
     db_var: the db.sh variable holding the corpus root.
     langs: our language code -> the corpus's own name for it (directory or code).
@@ -180,6 +186,7 @@ class CorpusReader:
     layout: the expected on-disk layout, shown when a root is wrong.
     """
 
+    pipeline = "corpora"
     name: str = ""
     db_var: str = ""
     langs: dict[str, str] = {}

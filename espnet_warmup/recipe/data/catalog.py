@@ -1,6 +1,6 @@
 """The corpora ``--corpus`` can name (:data:`READERS`), and how a ``--corpus`` value is parsed.
 
-Values: ``<corpus>_<lang>`` for every reader and language (:func:`corpus_names`; ``librispeech``
+Values: the embedded corpora (:data:`EMBEDDED`: ``digits``, ``sentences``, synthesized), ``<corpus>_<lang>`` for every reader and language (:func:`corpus_names`; ``librispeech``
 alone means English), and ``kaldi:<dir>[:<lang>]`` for an existing Kaldi data dir. A new corpus is
 one reader module in :mod:`espnet_warmup.recipe.data.sources`, one entry here and one db.sh line
 (its ``db_var``); the help text and docs/corpora.md list the corpora from this catalog.
@@ -12,26 +12,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from espnet_warmup.recipe.data.base import CorpusReader, CorpusSpecError
-from espnet_warmup.recipe.data.sources import commonvoice, fleurs, librispeech, mls, voxpopuli
+from espnet_warmup.recipe.data.sources import commonvoice, embedded, fleurs, librispeech, mls, voxpopuli
 from espnet_warmup.recipe.data.sources.kaldi_dir import KaldiDirReader
 
 READERS: dict[str, CorpusReader] = {
     r.name: r for r in (librispeech.READER, mls.READER, commonvoice.READER, fleurs.READER, voxpopuli.READER)
 }
+EMBEDDED: dict[str, embedded.EmbeddedSource] = {name: embedded.EmbeddedSource(name) for name in embedded.CORPORA}
 KALDI_FORM = "kaldi:<dir>[:<lang>]"
 
 
 def corpus_names() -> list[str]:
-    """Every accepted ``<corpus>_<lang>`` value, plus the Kaldi form."""
+    """Every accepted value: the embedded corpora, ``<corpus>_<lang>``, the Kaldi form."""
     names = [f"{n}_{lang}" for n, r in READERS.items() for lang in r.langs]
-    return ["librispeech", *names, KALDI_FORM]
+    return [*EMBEDDED, "librispeech", *names, KALDI_FORM]
 
 
 def corpora_help() -> str:
     """The corpora and their db.sh variables, one line each (for --help)."""
     rows = [f"  {name:<12} {' '.join(f'{name}_{lang}' for lang in r.langs):<30} root: ${r.db_var}"
             for name, r in READERS.items()]
-    return "\n".join(["Corpora (--corpus values; roots from db.sh):", *rows,
+    return "\n".join([embedded.HELP, "", "Real corpora (--corpus values; roots from db.sh):", *rows,
                       f"  {KALDI_FORM:<43} an existing Kaldi data dir"])
 
 
@@ -40,7 +41,7 @@ class CorpusSpec:
     """One parsed ``--corpus`` value: a corpus reader and a language ("" for a Kaldi dir
     without ``:<lang>``, whose languages come from its tags or utt2lang)."""
 
-    reader: CorpusReader
+    reader: CorpusReader | embedded.EmbeddedSource
     lang: str
 
     @property
@@ -60,6 +61,8 @@ def parse_spec(value: str) -> CorpusSpec:
         if not path:
             raise CorpusSpecError(f"--corpus {KALDI_FORM} needs a directory")
         return CorpusSpec(KaldiDirReader(Path(path)), lang)
+    if value in EMBEDDED:
+        return CorpusSpec(EMBEDDED[value], "")
     name, _, lang = value.rpartition("_")
     if value == "librispeech":
         name, lang = "librispeech", "en"
@@ -71,5 +74,7 @@ def parse_spec(value: str) -> CorpusSpec:
 
 def test_set_names(specs: list[CorpusSpec]) -> list[str]:
     """The data/<set> names of the test sets that preparing ``specs`` writes (standard splits)."""
+    if any(s.reader.pipeline == "embedded" for s in specs):
+        return ["test"]
     return [f"test_{s.reader.part_name(s.lang, split)}" for s in specs
             for split, role in s.reader.splits.items() if role == "test"]

@@ -1,28 +1,38 @@
-"""Prepare Kaldi data dirs from real corpora: the logic behind ``local/data.sh``.
+"""Data preparation, the one driver behind both recipes' ``local/data.sh``: --corpus values -> Kaldi data dirs.
 
     python -m espnet_warmup.recipe.data.prepare --corpus librispeech --corpus mls_it [--nj 8] [--data_dir data]
+    python -m espnet_warmup.recipe.data.prepare --corpus digits [--num_train 40 ...]   # the embedded corpus
 
-Corpus roots come from the environment (db.sh, read by local/data.sh with ``set -a``; each
-reader's ``db_var``, listed by ``--help``) or ``--db NAME=PATH``. Steps:
+Each ``--corpus`` value names a source of the catalog (:mod:`espnet_warmup.recipe.data.catalog`);
+each source says which steps prepare it (:data:`PIPELINES`):
 
-1. parse every ``--corpus`` and check every root and layout first, so a wrong root fails
-   before any long work (exit 1, showing the expected layout);
-2. per corpus, language and standard split: read the metadata, normalise texts, drop
-   duplicate ids, check and measure the audio in ``--nj`` processes (progress bar; a
-   segmented Kaldi dir's segments are cut into ``<part>/wav/``, see :mod:`segments`), and write
-   ``<data_dir>/local/<corpus>_<lang>_<split>/`` with ``excluded.txt`` listing every dropped
-   utterance and why (a finished part is skipped on rerun);
-3. write ``<data_dir>/train`` and ``<data_dir>/dev`` (all training / development parts combined)
-   and one ``<data_dir>/test_<corpus>_<lang>_<split>`` per test part, and
-   ``<data_dir>/nlsyms.txt`` with the language tags (for BPE training as user symbols) and
-   ``<data_dir>/test_sets`` (one line: the test set names, for ``asr.sh --test_sets auto``);
-4. validate every set written (:func:`espnet_warmup.recipe.datadir.validate`, the validator
-   asr.sh runs) and print a report: utterances and hours kept per part, excluded counts by reason.
+- the embedded corpora (``digits``, ``sentences``): plan, synthesize the missing wavs, write
+  ``<data_dir>/{train,dev,test}`` (:mod:`espnet_warmup.recipe.data.sources.embedded`);
+- real corpora and Kaldi dirs (:func:`prepare_corpora`), roots from the environment (db.sh, read
+  by local/data.sh with ``set -a``; each reader's ``db_var``, listed by ``--help``) or
+  ``--db NAME=PATH``:
+
+  1. check every root and layout first, so a wrong root fails before any long work (exit 1,
+     showing the expected layout);
+  2. per corpus, language and standard split: read the metadata, normalise texts, drop
+     duplicate ids, check and measure the audio in ``--nj`` processes (progress bar; a
+     segmented Kaldi dir's segments are cut into ``<part>/wav/``, see :mod:`segments`), and write
+     ``<data_dir>/local/<corpus>_<lang>_<split>/`` with ``excluded.txt`` listing every dropped
+     utterance and why (a part finished from the same source is skipped on rerun);
+  3. write ``<data_dir>/train`` and ``<data_dir>/dev`` (all training / development parts combined)
+     and one ``<data_dir>/test_<corpus>_<lang>_<split>`` per test part, and
+     ``<data_dir>/nlsyms.txt`` with the language tags (for BPE training as user symbols);
+  4. validate every set written (:func:`espnet_warmup.recipe.datadir.validate`, the validator
+     asr.sh runs) and print a report: utterances and hours kept per part, excluded counts by reason.
+
+Both write ``<data_dir>/test_sets`` (one line: the test set names, for ``asr.sh --test_sets auto``).
+Every data dir is swapped in whole with its ``.done`` marker holding what it was made from.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections import Counter
@@ -33,11 +43,12 @@ from espnet_warmup.options import KaldiArgumentParser, str_to_bool
 from espnet_warmup.recipe import datadir
 from espnet_warmup.recipe.atomic import atomic_write_text
 from espnet_warmup.recipe.data.audio import probe_all
-from espnet_warmup.recipe.data.base import CorpusSpecError, CorpusUtterance, Excluded, LayoutError
+from espnet_warmup.recipe.data.base import CorpusSpecError, CorpusUtterance, DataPrepError, Excluded, LayoutError
 from espnet_warmup.recipe.data.catalog import CorpusSpec, corpora_help, corpus_names, parse_spec, test_set_names
 from espnet_warmup.recipe.data.combine import combine, drop_duplicates
 from espnet_warmup.recipe.data.sets import write_test_sets
 from espnet_warmup.recipe.data.segments import CUT_DIR, cut_segments, source_stamp
+from espnet_warmup.recipe.data.sources import embedded
 from espnet_warmup.recipe.data.sources.kaldi_dir import read_data_dir
 from espnet_warmup.recipe.wavscp import is_file_entry
 
@@ -85,6 +96,8 @@ def plan(specs: list[CorpusSpec], overrides: dict[str, str], log) -> list[Part]:
 def present_test_sets(specs: list[CorpusSpec], overrides: dict[str, str]) -> list[str]:
     """The test sets data prep will write: from the splits on disk when every root is
     readable, else the standard ones (stage 1 then stops with the layout error)."""
+    if any(s.reader.pipeline != "corpora" for s in specs):
+        return test_set_names(specs)
     try:
         parts = plan(specs, overrides, log=lambda msg: None)
     except LayoutError:
@@ -198,25 +211,19 @@ def report_rates(parts: list[Part], log) -> None:
 
 def parse_specs(args: argparse.Namespace) -> list[CorpusSpec]:
     specs = [parse_spec(v) for vals in args.corpus for val in vals for v in val.split()]
+    if not specs and args.default_corpus:
+        specs = [parse_spec(args.default_corpus)]
     if not specs:
         raise CorpusSpecError("no --corpus given; allowed: " + ", ".join(corpus_names()))
     return specs
 
 
-def run(args: argparse.Namespace) -> int:
-    log = lambda msg: print(f"local/data.sh: {msg}", flush=True)  # noqa: E731
+def prepare_corpora(specs: list[CorpusSpec], args: argparse.Namespace, log) -> int:
+    """The steps for real corpora and Kaldi dirs (module docstring)."""
     data = Path(args.data_dir)
-    try:
-        specs = parse_specs(args)
-        overrides = dict(kv.split("=", 1) for kv in args.db)
-        if args.print_test_sets:
-            print(" ".join(present_test_sets(specs, overrides)))
-            return 0
-        parts = plan(specs, overrides, log)
-        prepare_parts(parts, data, args.nj, sys.stderr.isatty() if args.progress is None else args.progress, log)
-    except (CorpusSpecError, LayoutError) as e:  # LayoutError while reading: e.g. a TSV without its columns
-        print(f"local/data.sh: ERROR: {e}", file=sys.stderr)
-        return 1
+    nj = min(os.cpu_count() or 1, 32) if args.nj is None else args.nj
+    parts = plan(specs, dict(kv.split("=", 1) for kv in args.db), log)
+    prepare_parts(parts, data, nj, sys.stderr.isatty() if args.progress is None else args.progress, log)
     names = combine_sets(parts, data, log)
     problems = validate_sets(data, names)
     for problem in problems:
@@ -229,23 +236,70 @@ def run(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+#: the steps of each kind of source (its ``pipeline``): synthesis for the embedded corpora,
+#: read + check + combine for the real corpora and Kaldi dirs
+PIPELINES = {"corpora": prepare_corpora, "embedded": embedded.prepare}
+
+
+def pipeline_of(specs: list[CorpusSpec]):
+    kinds = {s.reader.pipeline for s in specs}
+    if len(kinds) > 1:
+        raise CorpusSpecError(f"the embedded corpora ({', '.join(embedded.CORPORA)}) cannot be prepared "
+                              f"together with other corpora; got --corpus {' '.join(s.label for s in specs)}")
+    return PIPELINES[kinds.pop()]
+
+
+def run(args: argparse.Namespace) -> int:
+    log = lambda msg: print(f"local/data.sh: {msg}", flush=True)  # noqa: E731
+    try:
+        specs = parse_specs(args)
+        steps = pipeline_of(specs)
+        if args.print_test_sets:
+            print(" ".join(present_test_sets(specs, dict(kv.split("=", 1) for kv in args.db))))
+            return 0
+        return steps(specs, args, log)
+    except DataPrepError as e:
+        print(f"local/data.sh: ERROR: {e}", file=sys.stderr)
+        return 1
+
+
+DESCRIPTION = """\
+Prepare Kaldi data dirs (wav.scp text utt2spk spk2utt utt2lang utt2dur) from the corpora named by
+--corpus: an embedded corpus synthesized offline, or real corpora in their published layouts and
+existing Kaldi dirs. Options as in Kaldi: --foo-bar equals --foo_bar.
+"""
+EXAMPLES = """
+
+Examples:
+  local/data.sh --corpus digits                   # the embedded corpus into data/{train,dev,test}
+  local/data.sh --corpus sentences --nj 4
+  local/data.sh --corpus digits --num_train 40 --num_dev 8 --num_test 8    # a tiny corpus (CI)
+  local/data.sh --corpus "librispeech mls_it" --nj 16   # real corpora (roots in db.sh)
+"""
+
+
 def build_parser() -> KaldiArgumentParser:
-    parser = KaldiArgumentParser(prog="local/data.sh", description=__doc__.splitlines()[0], epilog=corpora_help())
+    parser = KaldiArgumentParser(prog="local/data.sh", description=DESCRIPTION, epilog=corpora_help() + EXAMPLES)
     parser.add_argument("--corpus", action="append", nargs="+", default=[], metavar="NAME",
                         help="corpus to prepare, repeatable (or a space-separated list): "
                              + ", ".join(corpus_names()))
+    parser.add_option("default_corpus", "", "the corpus when no --corpus is given (the root recipe's: digits)")
     parser.add_option("data_dir", "data", "where the data dirs go")
-    parser.add_option("nj", min(os.cpu_count() or 1, 32),
-                      "parallel processes for the audio checks and segment cutting (the number of CPUs, at most 32)")
+    parser.add_argument("--nj", type=int, default=None, metavar="INT",
+                        help=f"parallel processes: synthesis (default: {embedded.DEFAULT_NJ}), or audio checks "
+                             "and segment cutting (default: the number of CPUs, at most 32)")
     parser.add_argument("--db", action="append", default=[], metavar="VAR=PATH", help="override a db.sh corpus root")
     parser.add_argument("--print_test_sets", action="store_true",
                         help="only print the names of the test sets the given corpora yield (for run.sh) and exit")
     parser.add_argument("--progress", default=None, type=str_to_bool, metavar="true|false",
                         help="show progress bars (default: when stderr is a terminal)")
+    embedded.add_options(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s (%(name)s) %(levelname)s: %(message)s", datefmt="%Y-%m-%dT%H:%M:%S")
     return run(build_parser().parse_args(argv))
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import soundfile
 
 from espnet_warmup.recipe.atomic import atomic_output
+from espnet_warmup.recipe.data.base import DataPrepError
 from espnet_warmup.recipe.data.embedded.plan import PlannedUtterance
 
 SAMPLE_RATE = 16000
@@ -22,7 +23,7 @@ SAMPLE_RATE = 16000
 REQUIRED_TOOLS = {"espeak-ng": "espeak-ng", "sox": "sox"}
 
 
-class SynthesisError(RuntimeError):
+class SynthesisError(DataPrepError, RuntimeError):
     """A tool failed or produced no audio for an utterance."""
 
 

@@ -1,4 +1,8 @@
-"""Prepare the embedded EN/IT corpus: plan, synthesize in parallel, write Kaldi data dirs (local/data.sh).
+"""The embedded EN/IT corpus as a source (``--corpus digits|sentences``): plan, synthesize, write data dirs.
+
+The synthesis helpers live in :mod:`espnet_warmup.recipe.data.embedded` (text generators, voices,
+the plan, espeak-ng + sox); this module is the source the driver
+(:mod:`espnet_warmup.recipe.data.prepare`) runs for a ``--corpus`` naming one of :data:`CORPORA`.
 
 Steps: (1) check options, tools and voices; (2) plan every utterance (plan.py, deterministic given
 --seed); (3) refuse to touch data dirs made from another configuration; (4) synthesize missing wavs
@@ -13,65 +17,64 @@ is never overwritten without --overwrite true.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import logging
 import multiprocessing
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 
-from espnet_warmup.options import KaldiArgumentParser
 from espnet_warmup.recipe import datadir
+from espnet_warmup.recipe.data.base import DataPrepError
 from espnet_warmup.recipe.data.embedded import plan, synth, voices
 from espnet_warmup.recipe.data.sets import write_test_sets
 
 LOG = logging.getLogger("local/data.sh")
 
-DESCRIPTION = """\
-Synthesize the embedded English/Italian corpus with espeak-ng (offline) and write the Kaldi data dirs
-<data_dir>/{train,dev,test} (wav.scp text utt2spk spk2utt utt2lang utt2dur). Dev and test speakers use
-voice variants unseen in training. Options as in Kaldi: --foo-bar equals --foo_bar, each takes a value.
-"""
-EPILOG = """\
-Corpora:
+#: the embedded corpora, the ``--corpus`` values of this source
+CORPORA = tuple(plan.GENERATORS)
+#: --nj when not given: the synthesis processes (a laptop's cores, shared)
+DEFAULT_NJ = 2
+HELP = """\
+Embedded corpora (synthesized offline with espeak-ng into <data_dir>/{train,dev,test}; dev and test
+speakers use voice variants unseen in training; options --seed ... --overwrite):
   digits     connected digit strings and ~37 command words per language (93 word types), ~1.6 s
-             utterances; trains to <10% WER on held-out voices within minutes on a CPU (default)
-  sentences  seeded sentences, ~250 words per language, ~3 s utterances; for longer runs
-
-Examples:
-  local/data.sh                                   # the default corpus into data/{train,dev,test}
-  local/data.sh --corpus sentences --nj 4
-  local/data.sh --num_train 40 --num_dev 8 --num_test 8    # a tiny corpus (CI)
-"""
+             utterances; trains to <10% WER on held-out voices within minutes on a CPU
+  sentences  seeded sentences, ~250 words per language, ~3 s utterances; for longer runs"""
 
 
-class PrepareError(RuntimeError):
+class PrepareError(DataPrepError, RuntimeError):
     """Bad input or a state we must not overwrite; the message says what to do."""
 
 
-def build_parser() -> KaldiArgumentParser:
-    p = KaldiArgumentParser(
-        prog="local/data.sh",
-        description=DESCRIPTION,
-        epilog=EPILOG)
-    p.add_option("corpus", "digits", f"which corpus: {' | '.join(plan.GENERATORS)}")
-    p.add_option("seed", 1, "random seed; the corpus is a deterministic function of it")
-    p.add_option("nj", 2, "number of parallel synthesis processes")
-    p.add_option("num_train", 5300, "number of training utterances")
-    p.add_option("num_dev", 300, "number of dev utterances")
-    p.add_option("num_test", 300, "number of test utterances")
-    p.add_option("data_dir", "data", "where the Kaldi data dirs go")
-    p.add_option("audio_dir", "downloads/synth", "where the wav files go (a cache shared by reruns)")
-    p.add_option("en_voices", " ".join(voices.DEFAULT_VOICES["en"]), "espeak-ng voices for English")
-    p.add_option("it_voices", " ".join(voices.DEFAULT_VOICES["it"]), "espeak-ng voices for Italian")
+class EmbeddedSource:
+    """One embedded corpus (``digits`` or ``sentences``) as a catalog entry."""
+
+    pipeline = "embedded"
+
+    def __init__(self, corpus: str):
+        self.name = corpus
+
+    def label(self, lang: str) -> str:
+        return self.name
+
+
+def add_options(p) -> None:
+    """The options of the embedded corpora (the driver adds --corpus, --nj, --data_dir)."""
+    p.add_option("seed", 1, "embedded corpus: random seed; the corpus is a deterministic function of it")
+    p.add_option("num_train", 5300, "embedded corpus: number of training utterances")
+    p.add_option("num_dev", 300, "embedded corpus: number of dev utterances")
+    p.add_option("num_test", 300, "embedded corpus: number of test utterances")
+    p.add_option("audio_dir", "downloads/synth", "embedded corpus: where the wav files go (a cache shared by reruns)")
+    p.add_option("en_voices", " ".join(voices.DEFAULT_VOICES["en"]), "embedded corpus: espeak-ng voices for English")
+    p.add_option("it_voices", " ".join(voices.DEFAULT_VOICES["it"]), "embedded corpus: espeak-ng voices for Italian")
     for split in plan.SPLITS:
         p.add_option(f"{split}_variants", " ".join(voices.DEFAULT_VARIANTS[split]),
-                     f"espeak-ng voice variants of the {split} speakers")
-    p.add_option("overwrite", False, "replace data dirs that hold another corpus/seed/size")
-    return p
+                     f"embedded corpus: espeak-ng voice variants of the {split} speakers")
+    p.add_option("overwrite", False, "embedded corpus: replace data dirs that hold another corpus/seed/size")
 
 
 def corpus_config(args) -> dict:
@@ -86,8 +89,6 @@ def corpus_config(args) -> dict:
 
 
 def check_args(args) -> None:
-    if args.corpus not in plan.GENERATORS:
-        raise PrepareError(f"unknown --corpus {args.corpus!r}; allowed values: {', '.join(plan.GENERATORS)}")
     for name in ("nj", "num_train", "num_dev", "num_test"):
         if getattr(args, name) < 1:
             raise PrepareError(f"--{name} must be at least 1, got {getattr(args, name)}")
@@ -258,7 +259,13 @@ def synthesize_splits(args, config: dict) -> dict[str, list[SynthesizedUtterance
                     for u in plans[split]] for split in plan.SPLITS}
 
 
-def prepare(args) -> int:
+def prepare(specs, args, log=None) -> int:
+    """Prepare the one embedded corpus of ``specs`` into ``args.data_dir`` (the driver's entry)."""
+    if len(specs) != 1:
+        raise PrepareError(f"the embedded corpora ({', '.join(CORPORA)}) are prepared one at a time, "
+                           f"and not with other corpora; got --corpus {' '.join(s.label for s in specs)}")
+    args = argparse.Namespace(**{**vars(args), "corpus": specs[0].reader.name,
+                                 "nj": DEFAULT_NJ if args.nj is None else args.nj})
     config = check_setup(args)
     split_dirs = {split: os.path.join(args.data_dir, split) for split in plan.SPLITS}
     if args.overwrite:
@@ -272,18 +279,3 @@ def prepare(args) -> int:
             LOG.info("wrote %s: %s", split_dirs[split], _summary(split, utts))
     write_test_sets(["test"], Path(args.data_dir))
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s (%(name)s) %(levelname)s: %(message)s", datefmt="%Y-%m-%dT%H:%M:%S")
-    args = build_parser().parse_args(argv)
-    try:
-        return prepare(args)
-    except (PrepareError, synth.SynthesisError) as e:
-        print(f"local/data.sh: error: {e}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
