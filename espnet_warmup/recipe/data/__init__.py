@@ -1,11 +1,16 @@
-"""Real-corpus data preparation: published on-disk layouts -> Kaldi data dirs.
+"""Data preparation: corpora -> Kaldi data dirs, for both recipes' ``local/data.sh``.
 
-One module per corpus (:mod:`librispeech`, :mod:`mls`, :mod:`commonvoice`, :mod:`fleurs`,
-:mod:`voxpopuli`) plus :mod:`kaldi_dir` (import any existing Kaldi data dir; :mod:`segments`
-cuts the segments of a segmented one into per-utterance files). Each reader
-turns its corpus's metadata into :class:`~espnet_warmup.recipe.data.base.CorpusUtterance` records,
-:mod:`normalize` makes the texts comparable, :mod:`audio` checks and measures the audio in
-parallel, :mod:`kaldi_dir` writes the data dirs and :mod:`combine` merges the training parts.
-:mod:`prepare` is the command behind ``egs2/warmup_dilemma/asr1/local/data.sh``.
-See docs/corpora.md for the layouts, the split roles and the normalisation.
+- :mod:`prepare`: the one driver (``python -m espnet_warmup.recipe.data.prepare``);
+- :mod:`catalog`: the ``--corpus`` values and the source each names;
+- :mod:`sources`: one module per source: :mod:`~sources.embedded` (the synthesized EN/IT corpora
+  ``digits``/``sentences``, built from the helpers in :mod:`embedded`), :mod:`~sources.librispeech`,
+  :mod:`~sources.mls`, :mod:`~sources.commonvoice`, :mod:`~sources.fleurs`, :mod:`~sources.voxpopuli`,
+  and :mod:`~sources.kaldi_dir` (any existing Kaldi data dir; :mod:`segments` cuts the segments of a
+  segmented one into per-utterance files);
+- :mod:`base`: the records (:class:`~base.CorpusUtterance`, :class:`~base.Excluded`), the reader
+  contract and the errors; :mod:`normalize` makes the texts comparable; :mod:`audio` checks and
+  measures the audio in parallel; :mod:`combine` merges parts into sets; :mod:`sets` tells asr.sh
+  which test sets were written.
+Data dirs are written and checked by :mod:`espnet_warmup.recipe.datadir`.
+See docs/corpora.md (real corpora) and docs/corpus.md (the embedded corpus).
 """

@@ -19,7 +19,7 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable, Iterator, Mapping
 
 from espnet_warmup.recipe.atomic import atomic_write_text
 
@@ -56,6 +56,27 @@ def is_empty_transcript(value: str) -> bool:
     return all(NLSYM_RE.match(tok) for tok in value.split())
 
 
+def _lines(data: bytes) -> Iterator[tuple[int, str, bool]]:
+    """``(line number, text, valid UTF-8)`` per line of a file's bytes (no final empty piece);
+    undecodable bytes become U+FFFD in ``text``. The one line splitter of both readers."""
+    pieces = data.split(b"\n")
+    if pieces and pieces[-1] == b"":
+        pieces.pop()
+    for number, raw in enumerate(pieces, start=1):
+        try:
+            yield number, raw.decode("utf-8"), True
+        except UnicodeDecodeError:
+            yield number, raw.decode("utf-8", "replace"), False
+
+
+def _split(text: str) -> tuple[str, str] | None:
+    """``(key, value)`` of a line (value stripped, "" when absent), None for a blank line."""
+    fields = text.split(maxsplit=1)
+    if not fields:
+        return None
+    return fields[0], (fields[1].strip() if len(fields) > 1 else "")
+
+
 @dataclass
 class KvFile:
     """A ``key value`` file as scanned: values and 1-based line numbers by key (file order; the
@@ -65,7 +86,6 @@ class KvFile:
     values: "OrderedDict[str, str]" = field(default_factory=OrderedDict)
     lines: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
-    unsorted: bool = False
 
     @property
     def keys(self) -> list[str]:
@@ -86,38 +106,32 @@ def scan_kv(path: str | os.PathLike, max_problems: int = 10) -> KvFile:
             table.problems.append(msg)
 
     try:
-        with open(path, "rb") as f:
-            raw_lines = f.read().split(b"\n")
+        data = Path(path).read_bytes()
     except OSError as e:
         problem(f"{path}: cannot read: {e.strerror}")
         return table
-    if raw_lines and raw_lines[-1] == b"":
-        raw_lines.pop()
     previous = None
-    for number, raw in enumerate(raw_lines, start=1):
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError:
+    for number, line, utf8 in _lines(data):
+        if not utf8:
             problem(f"{path} line {number}: not valid UTF-8")
             continue
         if "\r" in line:
             problem(f"{path} line {number}: carriage return (\\r) in line (DOS line endings?)")
         elif line[:1].isspace():
             problem(f"{path} line {number}: leading white space")
-        fields = line.split(maxsplit=1)
-        if not fields:
+        kv = _split(line)
+        if kv is None:
             problem(f"{path} line {number}: empty line")
             continue
-        key = fields[0]
+        key, value = kv
         if key in table.values:
             problem(f"{path} line {number}: duplicate key {key!r} (first on line {table.lines[key]})")
             continue
         if previous is not None and sort_key(key) < sort_key(previous):
-            table.unsorted = True
             problem(f"{path} line {number}: not sorted: {key!r} comes after {previous!r} "
                     "(sort with LC_ALL=C sort)")
         previous = key
-        table.values[key] = fields[1].strip() if len(fields) > 1 else ""
+        table.values[key] = value
         table.lines[key] = number
     return table
 
@@ -130,27 +144,22 @@ def read_kv(path: str | os.PathLike, strict: bool = True, what: str = "",
     where = f"{what} file " if what else ""
     out: "OrderedDict[str, str]" = OrderedDict()
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        data = Path(path).read_bytes()
     except FileNotFoundError:
         if not strict:
             return out
         raise DataDirError(f"{where}not found: {path}" if what else f"{path}: file not found") from None
-    for lineno, raw in enumerate(data.split(b"\n"), start=1):
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            if strict:
-                raise DataDirError(f"{where}{path}:{lineno}: not valid UTF-8") from None
-            line = raw.decode("utf-8", "replace")
-        fields = line.split(maxsplit=1)
-        if not fields:
+    for number, line, utf8 in _lines(data):
+        if strict and not utf8:
+            raise DataDirError(f"{where}{path}:{number}: not valid UTF-8")
+        kv = _split(line)
+        if kv is None:
             continue
-        key, value = fields[0], (fields[1].strip() if len(fields) > 1 else "")
+        key, value = kv
         if strict and key in out:
-            raise DataDirError(f"{where}{path}:{lineno}: duplicate key {key!r}")
+            raise DataDirError(f"{where}{path}:{number}: duplicate key {key!r}")
         if strict and not value and not allow_empty_value:
-            raise DataDirError(f"{where}{path}:{lineno}: key {key!r} has no value")
+            raise DataDirError(f"{where}{path}:{number}: key {key!r} has no value")
         out[key] = value
     return out
 

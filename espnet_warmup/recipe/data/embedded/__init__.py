@@ -1,1 +1,2 @@
-"""The embedded EN/IT corpus: seeded text generators, espeak-ng synthesis, Kaldi data dirs (local/data.sh)."""
+"""Synthesis helpers of the embedded EN/IT corpus: seeded text generators, voices, the plan, espeak-ng + sox.
+The source that runs them for the data-prep driver is :mod:`espnet_warmup.recipe.data.sources.embedded`."""

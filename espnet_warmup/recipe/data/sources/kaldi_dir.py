@@ -18,7 +18,7 @@ from espnet_warmup.recipe.data.base import (
 )
 from espnet_warmup.recipe.data.normalize import normalize_text
 from espnet_warmup.recipe.data.segments import read_segments
-from espnet_warmup.recipe.wavscp import is_archive_entry, is_file_entry
+from espnet_warmup.recipe.wavscp import is_archive_entry
 
 #: the files of an imported Kaldi dir whose edits must redo its import
 KALDI_FILES = ("wav.scp", "text", "segments", "utt2spk", "utt2lang", "utt2dur")
@@ -154,8 +154,3 @@ def read_data_dir(path: Path, default_lang: str = "") -> Iterator[CorpusUtteranc
     else:
         for utt in wav.keys() - seen:
             yield Excluded(utt, "no transcript (missing from text)", f"{path / 'wav.scp'}")
-
-
-def needs_probe(utt: CorpusUtterance) -> bool:
-    """Whether the audio of ``utt`` is a plain file that soundfile can check."""
-    return is_file_entry(utt.audio)
