@@ -174,3 +174,14 @@ def test_follow_mode_still_stops_a_diverging_process_it_did_not_start(tmp_path):
     assert f"sent SIGTERM to PID {job.pid}" in out.stderr
     assert "done: DIVERGED (run stopped) [sustained_spikes];" in out.stderr
     assert "exit 4" in (tmp_path / "monitor.log").read_text()  # default --out: beside the log
+
+
+def test_run_mode_through_the_espnet_warmup_command(tmp_path, capsys):
+    from espnet_warmup import cli
+
+    rc = cli.main(["monitor", "--log", str(tmp_path / "train.log"), "--poll", "0.1", "--child-log",
+                   str(tmp_path / "launch.log"), "--", sys.executable, str(FAKE), str(tmp_path / "train.log"),
+                   "--exit_code", "3"])
+    assert rc == 3
+    assert "the command exited with status 3; exit 3" in capsys.readouterr().err
+    assert "fake training starts" in (tmp_path / "launch.log").read_text()

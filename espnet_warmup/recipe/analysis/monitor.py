@@ -340,7 +340,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default = getattr(th, key)
         parser.add_argument(f"--{key}", dest=key, type=type(default), default=default,
                             help=f"{help_text} (default {default})")
-    parser.add_argument("command", nargs="*", metavar="-- COMMAND",
+    # dest is not "command": espnet_warmup.cli keeps the subcommand's name there
+    parser.add_argument("child_command", nargs="*", metavar="-- COMMAND",
                         help="run mode: the training command to start and follow (after --)")
 
 
@@ -353,11 +354,11 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     log = Path(args.log)
     out = Path(args.out) if args.out else log.parent / "monitor.log"
-    if args.command:
+    if args.child_command:
         if args.follow_pid is not None:
             print("monitor: give either --follow_pid PID or a command after --, not both", file=sys.stderr)
             return EXIT_USAGE
-        return run_command(args.command, log, out, args.stop_on_divergence, th,
+        return run_command(args.child_command, log, out, args.stop_on_divergence, th,
                            Path(args.child_log) if args.child_log else None, args.poll, args.checkpoint_wait)
     if args.child_log is not None:
         print("monitor: --child_log needs a command to run (after --)", file=sys.stderr)
