@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from espnet_warmup.recipe.datadir.kv import KvFile, is_empty_transcript, scan_kv
+from espnet_warmup.recipe.datadir.kv import KvFile, is_empty_transcript, scan_kv, sort_key
 from espnet_warmup.recipe.wavscp import is_archive_entry, is_pipe_entry
 
 MAX_PROBLEMS_PER_FILE = 10
@@ -57,7 +57,7 @@ def _check_speakers(utt2spk: KvFile, spk2utt: KvFile) -> list[str]:
             problems.append(f"{utt2spk.path} line {utt2spk.lines[utt]}: expected '<uttid> <speaker>'")
         elif spk:
             implied.setdefault(spk, []).append(utt)
-    order = sorted(utt2spk.keys, key=lambda u: (utt2spk.values[u].encode(), u.encode()))
+    order = sorted(utt2spk.keys, key=lambda u: (sort_key(utt2spk.values[u]), sort_key(u)))
     for position, (by_spk, by_utt) in enumerate(zip(order, utt2spk.keys)):
         if by_spk != by_utt:
             problems.append(f"{utt2spk.path} line {position + 1}: sorting by speaker reorders utterances "

@@ -82,11 +82,6 @@ class KaldiDirReader(CorpusReader):
         return " [" + " ".join(stats) + "]"
 
 
-def _read_map(path: Path) -> dict[str, str]:
-    # A user's file: the lenient reader (missing -> empty, bad bytes replaced, last repeat wins).
-    return datadir.read_kv(path, strict=False)
-
-
 def read_data_dir(path: Path, default_lang: str = "") -> Iterator[CorpusUtterance | Excluded]:
     """Read a Kaldi data dir (ours or anyone's): wav.scp + text [+ utt2spk, utt2lang, utt2dur, segments].
 
@@ -103,10 +98,10 @@ def read_data_dir(path: Path, default_lang: str = "") -> Iterator[CorpusUtteranc
     for name in ("wav.scp", "text"):
         if not (path / name).is_file():
             raise LayoutError(f"kaldi: {path}/{name} is missing; a Kaldi data dir needs wav.scp and text.")
-    wav = _read_map(path / "wav.scp")
-    utt2spk = _read_map(path / "utt2spk")
-    utt2lang = _read_map(path / "utt2lang")
-    utt2dur = _read_map(path / "utt2dur")
+    wav = datadir.read_kv(path / "wav.scp", strict=False)
+    utt2spk = datadir.read_kv(path / "utt2spk", strict=False)
+    utt2lang = datadir.read_kv(path / "utt2lang", strict=False)
+    utt2dur = datadir.read_kv(path / "utt2dur", strict=False)
     segments = None
     reported: set[str] = set()  # ids whose every segments line was excluded already
     if (path / "segments").is_file():
