@@ -129,9 +129,7 @@ fi
 . ./cmd.sh
 
 # ---------------------------------------------------------------------------- checks
-[ -n "${train_set}" ] || { log "ERROR: --train_set is required"; exit 2; }
-[ -n "${valid_set}" ] || { log "ERROR: --valid_set is required"; exit 2; }
-[ -n "${test_sets}" ] || { log "ERROR: --test_sets is required"; exit 2; }
+for _v in train_set valid_set test_sets; do [ -n "${!_v}" ] || { log "ERROR: --${_v} is required"; exit 2; }; done
 [ "${train_set}" != "${valid_set}" ] || die "--train_set and --valid_set must differ (both ${train_set})"
 check_test_sets() {
     local t
@@ -144,9 +142,7 @@ if [ "${test_sets}" != auto ]; then check_test_sets; fi
 for _v in stage stop_stage ngpu num_nodes nj inference_nj nbpe batch_size train_nthreads train_jobs; do
     [[ "${!_v}" =~ ^[0-9]+$ ]] || die "--${_v} must be a non-negative integer, got '${!_v}'"
 done
-[ "${nj}" -ge 1 ] || die "--nj must be >= 1"
-[ "${inference_nj}" -ge 1 ] || die "--inference_nj must be >= 1"
-[ "${train_jobs}" -ge 1 ] || die "--train_jobs must be >= 1"
+for _v in nj inference_nj train_jobs; do [ "${!_v}" -ge 1 ] || die "--${_v} must be >= 1"; done
 case "${token_type}" in bpe|char|word) ;; *) die "--token_type must be bpe, char or word, got '${token_type}'" ;; esac
 case "${feats_normalize}" in global_mvn|none) ;; *) die "--feats_normalize must be global_mvn or none, got '${feats_normalize}'" ;; esac
 # Sample rate "16k" or "16000" -> integer Hz.
@@ -178,12 +174,10 @@ if any_stage 10 11 12 13 14; then
         [ -f "${_c}" ] || die "--train_config: file not found: ${_c}"
     done
 fi
-if [ -n "${inference_config}" ] && any_stage 12; then
-    [ -f "${inference_config}" ] || die "--inference_config: file not found: ${inference_config}"
+if [ -n "${inference_config}" ] && any_stage 12 && [ ! -f "${inference_config}" ]; then
+    die "--inference_config: file not found: ${inference_config}"
 fi
-if [ -n "${nlsyms_txt}" ]; then
-    [ -f "${nlsyms_txt}" ] || die "--nlsyms_txt: file not found: ${nlsyms_txt}"
-fi
+[ -z "${nlsyms_txt}" ] || [ -f "${nlsyms_txt}" ] || die "--nlsyms_txt: file not found: ${nlsyms_txt}"
 
 # ---------------------------------------------------------------------------- names
 # Speed perturbation renames the training set (as in ESPnet).
@@ -311,7 +305,6 @@ split_scp() {  # split_scp <n> <scp> <prefix>: <prefix>.1.scp ... <prefix>.<n>.s
     for i in $(seq "$1"); do outs+=("$3.${i}.scp"); done
     python3 -m espnet_warmup.recipe.stages.scp split "$2" "${outs[@]}"
 }
-
 run_or_die() {  # run_or_die <message> <command...>: run the command; if it fails, die with the message
     local msg=$1
     shift
