@@ -33,6 +33,18 @@ def test_missing_config_file_is_named(tmp_path):
     assert not (recipe / "data").exists()  # checked before stage 1 ran
 
 
+def test_test_sets_auto_reads_the_names_stage_1_wrote(tmp_path):
+    recipe = make_recipe_dir(tmp_path / "asr1")
+    out = run_recipe(recipe, "--stage", "3", "--stop_stage", "3", "--test_sets", "auto")
+    assert out.returncode == 1
+    assert ("ERROR: --test_sets auto: data/test_sets not found or empty (local/data.sh writes it in stage 1; "
+            "run stage 1 first)") in out.stderr
+    (recipe / "data").mkdir()
+    (recipe / "data/test_sets").write_text("test_a train\n")
+    out = run_recipe(recipe, "--stage", "3", "--stop_stage", "3", "--test_sets", "auto")
+    assert out.returncode == 1 and "ERROR: --train_set train is also in --test_sets" in out.stderr
+
+
 def test_bad_boolean_and_bad_number_are_rejected(tmp_path):
     recipe = make_recipe_dir(tmp_path / "asr1")
     out = run_recipe(recipe, "--monitor", "yes")
