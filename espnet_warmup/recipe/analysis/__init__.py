@@ -9,6 +9,7 @@ Modules (one concept each), bottom to top:
     divergence  the monitor's divergence rules (pure: parsed records in, findings out)
     follow      LogFollower: tail -F of a log (partial lines, replaced/truncated/stale files)
     procs       /proc utilities: is a job alive, its start time, its descendants, signal its tree
+    child       the monitor's run-mode command: own session, signals passed on, exit status
     config_lr   LR curve of any ESPnet training config (instantiates the registered scheduler)
     plot_lr     ``espnet-warmup plot-lr``: LR curves of configs, warmup windows marked
     curves      ``espnet-warmup curves``: training-curve figure + markdown summary of exp dirs

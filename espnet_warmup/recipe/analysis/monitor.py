@@ -29,10 +29,10 @@ after lowering the peak LR).
 A log last written before the job started (a previous attempt's, e.g. the diverged run being
 resumed) is not judged: the monitor waits until the job rewrites it.
 
-Run mode (a command after ``--``): the command runs with its stdout and stderr in
-``--child_log`` (default: the monitor's own), stdin from /dev/null, in a session of its own
-(so a Ctrl-C at the terminal reaches the monitor, which passes it on, not the job directly).
-A SIGTERM or SIGINT to the monitor is passed on to the command's process tree; the monitor
+Run mode (a command after ``--``, :mod:`espnet_warmup.recipe.analysis.child`): the command runs
+with its stdout and stderr in ``--child_log`` (default: the monitor's own), stdin from /dev/null,
+in a session of its own (so a Ctrl-C at the terminal reaches the monitor, which passes it on,
+not the job directly). A SIGTERM or SIGINT to the monitor is passed on to the command's process tree; the monitor
 waits for the command to end and exits 128 + the signal number.
 
 Exit status:
@@ -61,73 +61,14 @@ from datetime import datetime
 from pathlib import Path
 
 from espnet_warmup.options import KaldiArgumentParser, str_to_bool
+from espnet_warmup.recipe.analysis.child import (EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, SignalRelay,
+                                                 describe_status, exit_status, start_command)
 from espnet_warmup.recipe.analysis.divergence import DivergenceDetector, Finding, Thresholds
 from espnet_warmup.recipe.analysis.follow import LogFollower
 from espnet_warmup.recipe.analysis.logs import EpochResult, TrainLogParser
 from espnet_warmup.recipe.analysis.procs import pid_alive, process_start_time, signal_tree
 
 EXIT_OK, EXIT_USAGE, EXIT_DIVERGED, EXIT_STOPPED = 0, 2, 3, 4
-# Shell conventions for a command that could not be run.
-EXIT_NOT_FOUND, EXIT_NOT_EXECUTABLE = 127, 126
-FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
-
-def exit_status(returncode: int) -> int:
-    """A child's status as a shell reports it: its exit code, or 128 + N if signal N killed it
-    (``subprocess`` gives -N)."""
-    return 128 - returncode if returncode < 0 else returncode
-
-
-def _describe_status(returncode: int) -> str:
-    if returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = f"signal {-returncode}"
-        return f"was killed by {name}"
-    return f"exited with status {returncode}"
-
-
-class SignalRelay:
-    """While installed (a ``with`` block), SIGTERM and SIGINT to the monitor are caught and
-    passed on to the child's process tree; :attr:`received` is the first one.
-
-    Install it *before* starting the child: a caught signal's disposition is reset to the
-    default in the child at exec, whereas an ignored one (bash ignores SIGINT in background
-    jobs) would be inherited, and the child would then ignore the SIGINT passed on to it.
-    """
-
-    def __init__(self):
-        self.received: int | None = None
-        self.child: subprocess.Popen | None = None
-        self.note: str | None = None  # what was done, for the monitor to log (no I/O in a handler)
-        self._previous: dict[int, object] = {}
-
-    def __enter__(self) -> "SignalRelay":
-        self._previous = {s: signal.signal(s, self._handle) for s in FORWARDED_SIGNALS}
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for s, handler in self._previous.items():
-            signal.signal(s, handler)
-
-    def attach(self, child: subprocess.Popen) -> None:
-        """The child to pass signals on to; one already received is passed on now."""
-        self.child = child
-        if self.received is not None:
-            self._pass_on(self.received)
-
-    def _handle(self, signum: int, frame) -> None:
-        if self.received is None:
-            self.received = signum
-        if self.child is not None:
-            self._pass_on(signum)
-
-    def _pass_on(self, signum: int) -> None:
-        # returncode is set once the child is reaped; after that its PID may belong to another process
-        tree = signal_tree(self.child.pid, signum) if self.child.returncode is None else []
-        self.note = (f"got {signal.Signals(signum).name}: passed it on to PID {self.child.pid}"
-                     + (f" and its descendants {tree}" if tree else "") + "; waiting for it to end")
 
 
 class Monitor:
@@ -278,24 +219,13 @@ class Monitor:
         verdict = {EXIT_OK: "no divergence", EXIT_DIVERGED: "DIVERGED (run not stopped)",
                    EXIT_STOPPED: "DIVERGED (run stopped)"}[diverged]
         kinds = f" [{', '.join(sorted(d.diverged))}]" if d.diverged else ""
-        job = f"; the command {_describe_status(self.child.wait())}" if self.child is not None else ""
+        job = f"; the command {describe_status(self.child.wait())}" if self.child is not None else ""
         self.say("INFO", f"done: {verdict}{kinds}; {d.n_spikes} spikes, {d.n_skipped} skipped updates, "
                          f"{d.step} iterations seen{job}; exit {status}")
         return status
 
 
 # ----------------------------------------------------------------------------- run mode
-def start_command(command: list[str], child_log: Path | None) -> subprocess.Popen:
-    """Start ``command`` in a session of its own, stdout+stderr to ``child_log`` (truncated
-    first, as ``> file`` would) or the monitor's own, stdin from /dev/null."""
-    if child_log is None:
-        return subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True)
-    child_log.parent.mkdir(parents=True, exist_ok=True)
-    with open(child_log, "w") as f:
-        return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-
-
 def run_command(command: list[str], log: Path, out: Path, stop: bool, th: Thresholds,
                 child_log: Path | None = None, poll: float = 1.0, checkpoint_wait: float = 120.0) -> int:
     """Run mode: start ``command``, follow ``log`` while it runs; return the exit status
