@@ -13,9 +13,9 @@ Command line::
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
+
+from espnet_warmup.recipe.atomic import atomic_write_text
 
 
 def split_lines(lines: list[str], n: int) -> list[list[str]]:
@@ -42,11 +42,7 @@ def split_scp(src: str, outs: list[str]) -> None:
     except ValueError as err:
         raise ValueError(f"{src}: {err}") from None
     for out, part in zip(outs, parts):
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
-        tmp.write_text("".join(part), encoding="utf-8")
-        os.replace(tmp, out)
+        atomic_write_text(out, "".join(part))
 
 
 def filter_lines(ids: set[str], lines, exclude: bool = False):
