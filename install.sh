@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # One-command set-up on a fresh Debian/Ubuntu machine (run as root, or with sudo available):
 #   system packages (espeak-ng, sox, libsndfile, Slurm + munge for the cluster tests),
-#   the Python environment at .venv/ (Python 3.11), and this project in editable mode with its test extras.
+#   the Python environment at .venv/ (Python 3.11), and this project in editable mode with everything:
+#   the plugin core, the recipe toolkit (extra "recipe") and the test tools (extra "test").
+#   (The schedulers alone: pip install espnet-warmup, without extras.)
 # Safe to rerun: finished steps are skipped.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -41,8 +43,8 @@ if ! .venv/bin/python -c 'import torch, torchaudio, sys; sys.exit(torch.__versio
     log "installing torch 2.11.0 + torchaudio 2.11.0 (a few GB)"
     .venv/bin/pip install -q torch==2.11.0 torchaudio==2.11.0
 fi
-log "installing espnet-warmup (editable) with espnet 202511 and test extras"
-.venv/bin/pip install -q -e ".[test]"
+log "installing espnet-warmup (editable) with espnet 202511, the recipe and test extras"
+.venv/bin/pip install -q -e ".[recipe,test]"
 
 .venv/bin/python - <<'PY'
 import espnet2.tasks.asr, sentencepiece, soundfile, tensorboard, matplotlib  # noqa: F401

@@ -2,6 +2,8 @@
 
 A subcommand module provides ``add_arguments(parser)`` and ``run(args) -> int``; this
 file only maps names to modules (imported lazily, so ``--help`` stays fast).
+``check-config`` is part of the plugin core; the other subcommands are the recipe toolkit's
+(:mod:`espnet_warmup.recipe`) and, where its packages are not installed, say so and exit 1.
 """
 
 from __future__ import annotations
@@ -22,34 +24,64 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "report": ("espnet_warmup.recipe.report", "write RESULTS.md across experiments (recipe stage 14)"),
 }
 
+RECIPE_PACKAGE = "espnet_warmup.recipe"
+RECIPE_EXTRA_HINT = "needs the recipe extra: pip install 'espnet-warmup[recipe]'"
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="espnet-warmup", description=__doc__.splitlines()[0])
+
+class MissingRecipeExtra(RuntimeError):
+    """A recipe subcommand whose modules or packages are not installed."""
+
+
+def _is_recipe_dependency(err: ModuleNotFoundError) -> bool:
+    # A missing third-party package, or the recipe package itself; not a missing module of ours
+    # elsewhere (that is a bug to show as it is).
+    name = err.name or ""
+    return name == RECIPE_PACKAGE or name.startswith(RECIPE_PACKAGE + ".") or not name.startswith("espnet_warmup")
+
+
+def _load(command: str, call, *args):
+    """``call(*args)``; a recipe subcommand's missing dependency becomes :class:`MissingRecipeExtra`."""
+    module = SUBCOMMANDS[command][0]
+    try:
+        return call(*args)
+    except ModuleNotFoundError as err:
+        if module.startswith(RECIPE_PACKAGE + ".") and _is_recipe_dependency(err):
+            raise MissingRecipeExtra(f"espnet-warmup {command}: {RECIPE_EXTRA_HINT} ({err})") from None
+        raise
+
+
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    """The parser for ``argv`` (the arguments after the program name): only the module of the
+    subcommand named by ``argv[0]`` is imported (none for ``--help``)."""
     from espnet_warmup import __version__
 
+    parser = argparse.ArgumentParser(prog="espnet-warmup", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     # Each subcommand parses with Kaldi's semantics (--foo-bar == --foo_bar, true|false, exit 1 on errors).
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=KaldiArgumentParser)
-    wanted = sys.argv[1] if len(sys.argv) > 1 else None
+    wanted = argv[0] if argv else None
     for name, (module, help_text) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        # Import only the module of the subcommand being run (or all for --help listings).
         if wanted == name:
-            mod = importlib.import_module(module)
+            mod = _load(name, importlib.import_module, module)
             mod.add_arguments(p)
             p.set_defaults(_run=mod.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    if argv is not None:
-        sys.argv = [sys.argv[0], *argv]
-    parser = build_parser()
-    args = parser.parse_args()
-    if not getattr(args, "_run", None):
-        parser.print_help(sys.stderr)
-        return 2
-    return int(args._run(args) or 0)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        parser = build_parser(argv)
+        args = parser.parse_args(argv)
+        if not getattr(args, "_run", None):
+            parser.print_help(sys.stderr)
+            return 2
+        # Some recipe modules import their heavy packages only when they run (e.g. matplotlib).
+        return int(_load(args.command, args._run, args) or 0)
+    except MissingRecipeExtra as err:
+        print(err, file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
