@@ -83,3 +83,22 @@ def test_grad_norm_stats_until_an_iteration():
 def test_to_updates_keeps_iterations_when_accum_grad_is_1():
     assert metrics.to_updates(7, 1) == 7 and isinstance(metrics.to_updates(7, 1), int)
     assert metrics.to_updates(7, 2) == 3.5
+
+
+def test_report_reads_the_warmup_window_from_the_config_without_building_a_scheduler(tmp_path):
+    from espnet_warmup.recipe import report
+
+    conf = {"optim": "adam", "optim_conf": {"lr": 1e-3}, "scheduler": "warmuplr",
+            "scheduler_conf": {"warmup_steps": 3}, "accum_grad": 2}
+    exp = _exp(tmp_path, "5,6,7,80,5,5,5,5", conf)
+    run = runs.load_run(exp)
+    assert report.warmup_iterations(run) == 6  # 3 updates x accum_grad 2
+    assert report.warmup_iterations(runs.load_run(_exp(tmp_path / "b", "5,5", {}))) is None  # no scheduler
+    unknown = runs.RunCurves(**{**run.__dict__, "config": {"scheduler": "nosuchlr"}})
+    assert report.warmup_iterations(unknown) is None  # still reported, without a warmup column value
+    res = report.build_report([exp], tmp_path / "RESULTS.md", tmp_path / "images")
+    (row,) = res["rows"]
+    assert row["scheduler"] == "warmuplr" and row["warmup_updates"] == 3
+    # iterations 1..6 = updates 1..3: norms 5, 6, 7, 80, 5, 5
+    assert (row["warmup_peak_grad_norm"], row["warmup_median_grad_norm"]) == (80.0, 5.5)
+    assert "|asr_fake|warmuplr|0.001|3|" in (tmp_path / "RESULTS.md").read_text()
