@@ -136,8 +136,9 @@ def piecewise_linear_warmup_lr(
     and absolute LRs. The shape is the interpolation through (i_k / w, lr_k / eta), joined to
     the tail eta * sqrt(w / i) by :func:`warmup_factor`; eta = ``peak_lr`` defaults to
     ``lrs[-1]`` (ESPnet decays from the optimizer lr, which is why the two must agree).
-    Scaling the knots by 1/eta and the result by eta rounds differently from interpolating the
-    absolute LRs: values agree with ESPnet's ``piecewiselinearwarmuplr`` to ~1e-16 relative.
+    At i = w this gives eta (ESPnet gives ``lrs[-1]``; the same when the two agree). Scaling the
+    knots by 1/eta and the result by eta rounds differently from interpolating the absolute LRs:
+    values agree with ESPnet's ``piecewiselinearwarmuplr`` to ~1e-15 relative (a few ulp).
     """
     w = steps[-1]
     peak = lrs[-1] if peak_lr is None else peak_lr
