@@ -73,8 +73,6 @@ def parse_spec(value: str) -> CorpusSpec:
 
 
 def test_set_names(specs: list[CorpusSpec]) -> list[str]:
-    """The data/<set> names of the test sets that preparing ``specs`` writes (standard splits)."""
-    if any(s.reader.pipeline == "embedded" for s in specs):
-        return ["test"]
+    """The data/<set> names of the test sets that preparing ``specs`` (readers) writes (standard splits)."""
     return [f"test_{s.reader.part_name(s.lang, split)}" for s in specs
             for split, role in s.reader.splits.items() if role == "test"]

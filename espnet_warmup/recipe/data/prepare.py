@@ -38,6 +38,7 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from espnet_warmup.options import KaldiArgumentParser, str_to_bool
 from espnet_warmup.recipe import datadir
@@ -96,8 +97,6 @@ def plan(specs: list[CorpusSpec], overrides: dict[str, str], log) -> list[Part]:
 def present_test_sets(specs: list[CorpusSpec], overrides: dict[str, str]) -> list[str]:
     """The test sets data prep will write: from the splits on disk when every root is
     readable, else the standard ones (stage 1 then stops with the layout error)."""
-    if any(s.reader.pipeline != "corpora" for s in specs):
-        return test_set_names(specs)
     try:
         parts = plan(specs, overrides, log=lambda msg: None)
     except LayoutError:
@@ -236,12 +235,23 @@ def prepare_corpora(specs: list[CorpusSpec], args: argparse.Namespace, log) -> i
     return 1 if problems else 0
 
 
+@dataclass(frozen=True)
+class Pipeline:
+    """The steps that prepare one kind of source, and the test sets they will write."""
+
+    prepare: Callable[[list[CorpusSpec], argparse.Namespace, Callable[[str], None]], int]
+    test_sets: Callable[[list[CorpusSpec], dict[str, str]], list[str]]
+
+
 #: the steps of each kind of source (its ``pipeline``): synthesis for the embedded corpora,
 #: read + check + combine for the real corpora and Kaldi dirs
-PIPELINES = {"corpora": prepare_corpora, "embedded": embedded.prepare}
+PIPELINES = {
+    "corpora": Pipeline(prepare_corpora, present_test_sets),
+    "embedded": Pipeline(embedded.prepare, lambda specs, overrides: list(embedded.TEST_SETS)),
+}
 
 
-def pipeline_of(specs: list[CorpusSpec]):
+def pipeline_of(specs: list[CorpusSpec]) -> Pipeline:
     kinds = {s.reader.pipeline for s in specs}
     if len(kinds) > 1:
         raise CorpusSpecError(f"the embedded corpora ({', '.join(embedded.CORPORA)}) cannot be prepared "
@@ -253,11 +263,11 @@ def run(args: argparse.Namespace) -> int:
     log = lambda msg: print(f"local/data.sh: {msg}", flush=True)  # noqa: E731
     try:
         specs = parse_specs(args)
-        steps = pipeline_of(specs)
+        pipeline = pipeline_of(specs)
         if args.print_test_sets:
-            print(" ".join(present_test_sets(specs, dict(kv.split("=", 1) for kv in args.db))))
+            print(" ".join(pipeline.test_sets(specs, dict(kv.split("=", 1) for kv in args.db))))
             return 0
-        return steps(specs, args, log)
+        return pipeline.prepare(specs, args, log)
     except DataPrepError as e:
         print(f"local/data.sh: ERROR: {e}", file=sys.stderr)
         return 1

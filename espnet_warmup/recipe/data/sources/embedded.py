@@ -36,6 +36,8 @@ LOG = logging.getLogger("local/data.sh")
 
 #: the embedded corpora, the ``--corpus`` values of this source
 CORPORA = tuple(plan.GENERATORS)
+#: the test sets written (data/test)
+TEST_SETS = ("test",)
 #: --nj when not given: the synthesis processes (a laptop's cores, shared)
 DEFAULT_NJ = 2
 HELP = """\
@@ -277,5 +279,5 @@ def prepare(specs, args, log=None) -> int:
         for split, utts in synthesize_splits(args, config).items():
             _write_split(split_dirs[split], config, utts)
             LOG.info("wrote %s: %s", split_dirs[split], _summary(split, utts))
-    write_test_sets(["test"], Path(args.data_dir))
+    write_test_sets(list(TEST_SETS), Path(args.data_dir))
     return 0
