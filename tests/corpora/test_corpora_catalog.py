@@ -51,3 +51,15 @@ def test_a_db_sh_root_reaches_the_reader_without_an_export_list(tmp_path):
                           cwd=recipe, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
     assert proc.returncode == 1
     assert f"corpus root FLEURS={tmp_path}/fleurs_root does not exist" in proc.stderr
+
+
+def test_one_driver_serves_the_embedded_and_the_real_corpora(capsys):
+    from espnet_warmup.recipe.data import prepare
+
+    assert prepare.main(["--print_test_sets", "--corpus", "digits"]) == 0
+    assert capsys.readouterr().out == "test\n"
+    assert prepare.main(["--print_test_sets", "--corpus", "fleurs_it", "--db", "FLEURS=/nowhere"]) == 0
+    assert capsys.readouterr().out == "test_fleurs_it_test\n"
+    assert prepare.main(["--corpus", "digits mls_it"]) == 1
+    assert capsys.readouterr().err == ("local/data.sh: ERROR: the embedded corpora (digits, sentences) cannot be "
+                                       "prepared together with other corpora; got --corpus digits mls_it\n")
