@@ -448,7 +448,7 @@ stage_10_collect_stats() {
         "${asr_stats_dir} (${n} jobs, config ${train_configs[0]})" collect_stats "${n}"
 }
 train_policy() {  # train_policy <config> <exp dir>: one training, through espnet2.bin.launch
-    local config=$1 exp=$2 rc=0
+    local config=$1 exp=$2
     local -a normalize=()
     # Given here, not in the config: global_mvn in the config breaks --collect_stats.
     if [ "${feats_normalize}" = global_mvn ]; then
@@ -466,23 +466,27 @@ train_policy() {  # train_policy <config> <exp dir>: one training, through espne
     write_resume_script "${exp}" 11 --train_config "${config}"
     rm -f "${exp}/commands.sh"  # a new training starts the experiment's record afresh
     record_command "${exp}" "stage 11: train" "${cmd[@]}"
+    run_training "${exp}" "${cmd[@]}"
+    [ -f "${exp}/${inference_asr_model}" ] \
+        || die "training finished but ${exp}/${inference_asr_model} is missing; read ${exp}/train.log (--inference_asr_model must name a model the trainer writes)"
+}
+run_training() {  # run_training <exp dir> <command...>: run it (under the monitor); a failure names its log
+    local exp=$1 rc=0
+    shift
     if [ "${monitor}" = true ]; then
         # The monitor runs the training, warns (console, monitor.log) on the paper's failure signature:
         # sustained grad-norm spikes, non-finite (skipped) updates, a rising loss; exit 4: it stopped it.
         python3 -m espnet_warmup.recipe.analysis.monitor --log "${exp}/train.log" --out "${exp}/monitor.log" \
-            --stop_on_divergence "${stop_on_divergence}" --child_log "${exp}/launch.log" -- "${cmd[@]}" || rc=$?
+            --stop_on_divergence "${stop_on_divergence}" --child_log "${exp}/launch.log" -- "$@" || rc=$?
     else
-        "${cmd[@]}" > "${exp}/launch.log" 2>&1 || rc=$?
+        "$@" > "${exp}/launch.log" 2>&1 || rc=$?
     fi
-    if [ "${rc}" -ne 0 ]; then
-        tail -n 3 "${exp}/launch.log" >&2 || true
-        if [ "${monitor}" = true ] && [ "${rc}" -eq 4 ]; then
-            die "Training ${exp} was stopped by the divergence monitor (read ${exp}/monitor.log); the last complete epoch checkpoint is ${exp}/checkpoint.pth"
-        fi
-        report_failure "Training ${exp}" "${exp}/train.log"
+    [ "${rc}" -ne 0 ] || return 0
+    tail -n 3 "${exp}/launch.log" >&2 || true
+    if [ "${monitor}" = true ] && [ "${rc}" -eq 4 ]; then
+        die "Training ${exp} was stopped by the divergence monitor (read ${exp}/monitor.log); the last complete epoch checkpoint is ${exp}/checkpoint.pth"
     fi
-    [ -f "${exp}/${inference_asr_model}" ] \
-        || die "training finished but ${exp}/${inference_asr_model} is missing; read ${exp}/train.log (--inference_asr_model must name a model the trainer writes)"
+    report_failure "Training ${exp}" "${exp}/train.log"
 }
 train_one() {  # train_one <config>: stage 11 for one policy
     local config=$1 exp sig
