@@ -227,3 +227,13 @@ def test_too_large_bpe_vocabulary_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match=r"sentencepiece could not train --nbpe 500 --bpemode unigram: .*Vocabulary size too high"):
         token_list.make_token_list(d / "text", "bpe", tmp_path / "bpe", nbpe=500)
     assert not (tmp_path / "bpe").exists()
+
+
+def test_format_audio_names_a_missing_sox_for_sox_pipes_only(tmp_path, monkeypatch):
+    scp_file = tmp_path / "keys.1.scp"
+    scp_file.write_text("a sox /x/a.wav -t wav - speed 0.9 |\nb /x/b.wav\n")
+    monkeypatch.setattr(format_audio.shutil, "which", lambda name: None)
+    assert format_audio.missing_sox(scp_file) == (
+        f"'sox' not found on PATH; it is needed for the sox pipes in {scp_file} (install it, e.g. apt-get install sox)")
+    scp_file.write_text("a gen a |\nb /x/b.wav\n")  # a pipe without sox, and a file: sox is not needed
+    assert format_audio.missing_sox(scp_file) is None
