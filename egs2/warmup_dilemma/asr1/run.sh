@@ -22,7 +22,7 @@ valid_set=dev
 test_sets=auto
 
 # Every conf/train_*_warmup.yaml is a policy; they share every setting except the scheduler
-# (tests/corpora/test_corpora_paper_configs.py). The order does not matter (see ../../../run.sh).
+# (tests/data/test_paper_configs.py). The order does not matter (see ../../../run.sh).
 train_configs=(conf/train_*_warmup.yaml)
 train_config="${train_configs[*]}"
 inference_config=conf/decode.yaml

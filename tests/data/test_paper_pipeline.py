@@ -17,8 +17,8 @@ import soundfile as sf
 import yaml
 
 from espnet_warmup.recipe.datadir import read_kv
-from tests.corpora import corpora_replicas as replicas
-from tests.corpora.conftest import RECIPE
+from tests.data import corpora_replicas as replicas
+from tests.data.conftest import RECIPE
 
 TINY = {
     "frontend_conf": {"n_fft": 256, "hop_length": 160, "n_mels": 20},

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from espnet_warmup.recipe.datadir import read_kv
-from tests.corpora import corpora_replicas as replicas
+from tests.data import corpora_replicas as replicas
 
 
 def excluded(d: Path) -> list[list[str]]:

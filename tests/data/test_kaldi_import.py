@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from espnet_warmup.recipe.datadir import read_kv, validate
-from tests.corpora import corpora_replicas as replicas
+from tests.data import corpora_replicas as replicas
 
 
 def make_kaldi_dir(d: Path, utts: dict[str, tuple[str, str]], audio_root: Path, with_lang: str = "") -> None:

@@ -1,5 +1,5 @@
 """The monitor's divergence rules, record by record (the live behaviour on real runs is
-in test_analysis_real_runs.py)."""
+in test_real_runs.py)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from espnet_warmup.recipe.datadir import read_kv, validate
-from tests.corpora import corpora_replicas as replicas
+from tests.data import corpora_replicas as replicas
 
 
 def assert_sets(data: Path, expected: dict) -> None:

@@ -11,7 +11,7 @@ import soundfile as sf
 
 from espnet_warmup.recipe.data import prepare
 from espnet_warmup.recipe.datadir import read_kv, validate
-from tests.corpora import corpora_replicas as replicas
+from tests.data import corpora_replicas as replicas
 
 
 def expected_samples(rep: dict, utt: str) -> tuple[np.ndarray, int]:

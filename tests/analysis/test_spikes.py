@@ -1,4 +1,4 @@
-"""The spike definition on hand-made series (the real-run checks are in test_analysis_real_runs)."""
+"""The spike definition on hand-made series (the real-run checks are in test_real_runs)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """runs.load_run and the numbers of the summary on a train.log written by fake_trainer.py (no ESPnet;
-the same on real ESPnet runs is in test_analysis_curves.py)."""
+the same on real ESPnet runs is in test_curves.py)."""
 
 from __future__ import annotations
 
