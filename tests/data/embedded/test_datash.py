@@ -6,12 +6,13 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = str(Path(__file__).resolve().parents[3])
 DATA_SH = os.path.join(REPO, "local", "data.sh")
 TINY = ["--num_train", "24", "--num_dev", "6", "--num_test", "6"]
 SPLITS = ("train", "dev", "test")
