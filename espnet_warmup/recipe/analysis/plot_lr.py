@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from espnet_warmup.recipe.analysis.config_lr import ConfigError, LRCurve, lr_curve
-from espnet_warmup.recipe.atomic import atomic_output
+from espnet_warmup.recipe.analysis.figures import save_figure
 
 
 def plot_lr(configs: list[str | Path], steps: int, output: str | Path,
@@ -57,17 +57,9 @@ def plot_lr(configs: list[str | Path], steps: int, output: str | Path,
     ax.legend(fontsize=8)
     ax.set_title("LR schedules (dotted: end of warmup)")
     fig.tight_layout()
-    _save(fig, output)
+    save_figure(fig, output)
     plt.close(fig)
     return curves
-
-
-def _save(fig, output: str | Path) -> None:
-    """Save through :func:`~espnet_warmup.recipe.atomic.atomic_output` (a temp file renamed over ``output``)."""
-    output = Path(output)
-    # savefig into a file object needs the format; matplotlib otherwise infers it from the name
-    with atomic_output(output, "wb") as f:
-        fig.savefig(f, dpi=110, format=output.suffix.lstrip(".").lower() or None)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
