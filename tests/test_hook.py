@@ -64,15 +64,21 @@ def test_install_status_uninstall_and_install_twice(env):
     out = hook_cmd(env, "install")
     assert (out.returncode, out.stdout) == (0, f"espnet-warmup hook: already installed: {pth}\n")
     assert pth.read_text() == text
-    assert sorted(p.name for p in site_dir.iterdir()) == ["_shared_packages.pth", hook.PTH_NAME]
+    assert sorted(p.name for p in site_dir.iterdir()) == [
+        "__pycache__", "_espnet_warmup_hook.py", "_shared_packages.pth", hook.PTH_NAME]
+    assert [p.name.split(".")[0] for p in (site_dir / "__pycache__").iterdir()] == ["_espnet_warmup_hook"]
     out = hook_cmd(env, "status")
     assert (out.returncode, out.stdout) == (0, f"espnet-warmup hook: installed: {pth}\n")
-    pth.write_text("import sys\n")
+    (site_dir / "_espnet_warmup_hook.py").write_text("import sys\n")  # e.g. from an older release
     out = hook_cmd(env, "status")
     assert (out.returncode, out.stdout) == (1, f"espnet-warmup hook: outdated: {pth}\n")
+    assert "run `espnet-warmup hook install` to update it" in out.stderr
+    assert hook_cmd(env, "install").stdout == f"espnet-warmup hook: installed: {pth}\n"
+    assert hook_cmd(env, "status").returncode == 0
     out = hook_cmd(env, "uninstall")
     assert (out.returncode, out.stdout) == (0, f"espnet-warmup hook: removed: {pth}\n")
-    assert not pth.exists()
+    assert sorted(p.name for p in site_dir.iterdir()) == ["__pycache__", "_shared_packages.pth"]
+    assert list((site_dir / "__pycache__").iterdir()) == []
     out = hook_cmd(env, "uninstall")
     assert (out.returncode, out.stdout) == (0, f"espnet-warmup hook: not installed: {pth}\n")
 
@@ -83,7 +89,7 @@ def test_site_option_writes_into_the_given_directory(env, tmp_path):
     assert (tmp_path / hook.PTH_NAME).is_file()
     assert "is not a site-packages directory" in out.stderr
     assert hook_cmd(env, "uninstall", "--site", str(tmp_path)).returncode == 0
-    assert list(tmp_path.iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir()] == ["__pycache__"]
 
 
 def test_the_hook_imports_nothing_at_interpreter_start(installed):
@@ -116,8 +122,19 @@ def test_a_broken_plugin_never_breaks_python_one_line_on_stderr(installed, tmp_p
     out = py(installed, "-c", "import espnet2; print('still running')", extra_env={"PYTHONPATH": str(tmp_path)})
     assert (out.returncode, out.stdout) == (0, "still running\n")
     _, site_dir, _ = installed
-    assert out.stderr == (f"espnet-warmup hook ({site_dir / hook.PTH_NAME}): schedulers not registered: "
-                          "RuntimeError: boom\n")
+    assert out.stderr == (f"espnet-warmup hook ({site_dir / '_espnet_warmup_hook.py'}): schedulers not "
+                          "registered: RuntimeError: boom\n")
+
+
+def test_a_hook_module_deleted_by_hand_costs_one_stderr_line(installed):
+    _, site_dir, _ = installed
+    (site_dir / "_espnet_warmup_hook.py").unlink()
+    for pyc in (site_dir / "__pycache__").iterdir():
+        pyc.unlink()
+    out = py(installed, "-c", "print('ok')")
+    assert (out.returncode, out.stdout) == (0, "ok\n")
+    assert out.stderr == ("espnet-warmup hook: ModuleNotFoundError(\"No module named '_espnet_warmup_hook'\"); "
+                          "run: espnet-warmup hook uninstall\n")
 
 
 def test_without_the_plugin_installed_python_starts_silently(installed, tmp_path):
