@@ -14,6 +14,8 @@ it does not handle. Prints a Markdown table.
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -38,10 +40,14 @@ def make_env(root: Path, with_hook: bool) -> Path:
     return python
 
 
-def start_time(python: Path) -> float:
+def start_time(python: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: user + system of the child) of one `python -c pass`."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run([python, "-c", "pass"], check=True)
-    return time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -66,9 +72,12 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(5):
                 start_time(python)
         times: dict[str, list[float]] = {"plain": [], "hooked": []}
+        cpu: dict[str, list[float]] = {"plain": [], "hooked": []}
         for _ in range(args.runs):
-            times["plain"].append(start_time(plain))
-            times["hooked"].append(start_time(hooked))
+            for name, python in (("plain", plain), ("hooked", hooked)):
+                wall, used = start_time(python)
+                times[name].append(wall)
+                cpu[name].append(used)
 
         # In-process: site.py's work for the .pth line (run the line; the module comes from its .pyc),
         # and what the finder adds to an import it does not handle.
@@ -90,13 +99,17 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.remove(str(site_dir))
 
     med = {k: statistics.median(v) for k, v in times.items()}
-    print(f"interpreter start (`python -c pass`), {args.runs} runs each, alternating; {sys.version.split()[0]}\n")
-    print("| environment | median ms | p10 ms | p90 ms |")
-    print("|---|---|---|---|")
+    med_cpu = {k: statistics.mean(v) for k, v in cpu.items()}  # getrusage ticks are coarse: the mean
+    print(f"interpreter start (`python -c pass`), {args.runs} runs each, alternating; Python "
+          f"{sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}\n")
+    print("| environment | wall median ms | wall p10 ms | wall p90 ms | CPU (user+sys) mean ms |")
+    print("|---|---|---|---|---|")
     for k, v in times.items():
-        print(f"| {k} | {med[k] * 1e3:.2f} | {pct(v, 0.1) * 1e3:.2f} | {pct(v, 0.9) * 1e3:.2f} |")
-    print(f"\nhook cost per start (difference of medians): {(med['hooked'] - med['plain']) * 1e3:+.3f} ms; "
-          f"ratio hooked/plain {med['hooked'] / med['plain']:.4f}")
+        print(f"| {k} | {med[k] * 1e3:.2f} | {pct(v, 0.1) * 1e3:.2f} | {pct(v, 0.9) * 1e3:.2f} | "
+              f"{med_cpu[k] * 1e3:.2f} |")
+    print(f"\nhook cost per start: wall (difference of medians) {(med['hooked'] - med['plain']) * 1e3:+.3f} ms, "
+          f"ratio hooked/plain {med['hooked'] / med['plain']:.4f}; CPU (difference of means) "
+          f"{(med_cpu['hooked'] - med_cpu['plain']) * 1e3:+.3f} ms")
     print(f"the .pth line itself (in-process, {n} runs): {pth_s * 1e6:.1f} us")
     print(f"the finder, per import of a module it does not handle: {per_import_s * 1e9:.0f} ns")
     return 0
