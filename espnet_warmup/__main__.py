@@ -37,6 +37,8 @@ as soon as the target imports it (espnet2.tasks.abs_task).
   -m module   run a library module as a script (e.g. espnet2.bin.asr_train)
   -c command  run a program passed as a string
   script      run a Python file
+Without a launcher: espnet-warmup hook install (every Python process of this
+environment then registers when it imports ESPnet; see README).
 """
 
 
