@@ -143,3 +143,12 @@ def test_without_the_plugin_installed_python_starts_silently(installed, tmp_path
     out = subprocess.run([str(python), "-c", "print('ok')"], capture_output=True, text=True, timeout=60,
                          env=dict(environ, PYTHONPATH=str(tmp_path)), cwd=tmp_path)
     assert (out.returncode, out.stdout, out.stderr) == (0, "ok\n", "")
+
+
+def test_hook_and_launcher_together_register_once(installed):
+    code = ("from espnet2.tasks.abs_task import scheduler_classes as s; import sys; "
+            "print(s['polynomialwarmuplr'].__name__, "
+            "sum(type(f).__name__ == 'RegisterAfterImport' for f in sys.meta_path))")
+    out = py(installed, "-m", "espnet_warmup", "-c", code)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[-1] == "PolynomialWarmupLR 1"
