@@ -7,8 +7,11 @@
 # give torch 2.11, torchaudio and the rest. So this checks older ESPnet APIs with the recipe environment's
 # torch (within their torch >= 1.11 range), not old torch releases.
 # Tests: the plugin core's (schedules, schedulers, registry, lazy registration, check-config, the
-# launcher, the startup hook, real ESPnet trainings); -k deselects the two tests that run the recipe
-# toolkit's plot-lr and report, whose matplotlib is built for .venv's numpy 2.
+# launcher, the startup hook, real ESPnet trainings). -k deselects the two tests that run the recipe
+# toolkit's plot-lr and report (its matplotlib is built for .venv's numpy 2), and the resume test: these
+# ESPnet releases resume with torch.load's default, which torch >= 2.6 made weights_only, and fail inside
+# ESPnet on their reporter's numpy-1 scalars (measured: 202402 and 202412 with torch 2.11), whatever the scheduler.
+# Cost measured on the 2-core dev machine under load: 202402 ~2.5 min (env made in ~20 s, tests 125 s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 releases=("$@")
@@ -32,7 +35,7 @@ for release in "${releases[@]}"; do
         echo "import site; site.addsitedir('${shared}')" > "${site}/zz_recipe_env.pth"
     fi
     echo ".ci/plugin_compat.sh: espnet ${release}: ${tests[*]}"
-    if ! PYTHONPATH="${PWD}" "${env_dir}/bin/python" -m pytest -q -p no:cacheprovider -k "not plot_lr and not report" "${tests[@]}"; then
+    if ! PYTHONPATH="${PWD}" "${env_dir}/bin/python" -m pytest -q -p no:cacheprovider -k "not plot_lr and not report and not resume" "${tests[@]}"; then
         echo ".ci/plugin_compat.sh: espnet ${release}: FAILED" >&2
         rc=1
     fi
