@@ -43,8 +43,11 @@ if ! .venv/bin/python -c 'import torch, torchaudio, sys; sys.exit(torch.__versio
     log "installing torch 2.11.0 + torchaudio 2.11.0 (a few GB)"
     .venv/bin/pip install -q torch==2.11.0 torchaudio==2.11.0
 fi
-log "installing espnet-warmup (editable) with espnet 202511, the recipe and test extras"
-.venv/bin/pip install -q -e ".[recipe,test]"
+# The recipe environment's exact versions (pyproject.toml has only the plugin's ranges: espnet>=202402,
+# torch>=2.0); the results in README were made with these.
+pins=(espnet==202511 torch==2.11.0 torchaudio==2.11.0)
+log "installing espnet-warmup (editable) with ${pins[*]}, the recipe and test extras"
+.venv/bin/pip install -q -e ".[recipe,test]" "${pins[@]}"
 
 .venv/bin/python - <<'PY'
 import espnet2.tasks.asr, sentencepiece, soundfile, tensorboard, matplotlib  # noqa: F401

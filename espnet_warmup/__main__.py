@@ -6,16 +6,19 @@ Usage (the interpreter's own forms)::
     python -m espnet_warmup path/to/script.py args...
     python -m espnet_warmup -c "code" args...
 
-It calls :func:`espnet_warmup.register`, then runs the target as ``python`` would:
+It arranges for :func:`espnet_warmup.register` to run right after the target first imports
+``espnet2.tasks.abs_task`` (:mod:`espnet_warmup.lazy_registration`; nothing is imported before,
+so the target's output is byte for byte what plain ``python`` gives), then runs the target as
+``python`` would:
 ``sys.argv`` as the target expects it, ``__name__ == "__main__"``, the exit status of
 the target (``SystemExit`` passes through) and Python's own signal handling (the target
 runs in this process). An unmodified ESPnet recipe uses our schedulers with
 ``./asr.sh --python "python3 -m espnet_warmup"``.
 
-Worker processes started with the ``spawn`` method (ESPnet's multi-GPU training uses
-``torch.multiprocessing.spawn``) re-import the parent's main module by name; for ``-m`` and
-``-c`` targets that name is pointed at :mod:`espnet_warmup._worker_main`, which registers, so
-the workers know our schedulers too. (A *script* target runs as its own ``__main__``; a
+The target runs in a fresh ``__main__`` module, as under python. Worker processes started with
+the ``spawn`` method (ESPnet's multi-GPU training uses ``torch.multiprocessing.spawn``)
+re-import the parent's main module by name; for ``-m`` and ``-c`` targets that name is
+:mod:`espnet_warmup._worker_main`, which registers, so the workers know our schedulers too. (A *script* target runs as its own ``__main__``; a
 script that spawns workers itself should call ``espnet_warmup.register()``.)
 """
 
@@ -28,35 +31,72 @@ import sys
 USAGE = """\
 usage: python -m espnet_warmup (-m module | -c command | script) [args ...]
 
-Runs the target like the Python interpreter would, after adding the schedulers
-exponentialwarmuplr and polynomialwarmuplr to ESPnet's scheduler registry.
+Runs the target like the Python interpreter would, adding the schedulers
+exponentialwarmuplr and polynomialwarmuplr to ESPnet's scheduler registry
+as soon as the target imports it (espnet2.tasks.abs_task).
   -m module   run a library module as a script (e.g. espnet2.bin.asr_train)
   -c command  run a program passed as a string
   script      run a Python file
+Without a launcher: espnet-warmup hook install (every Python process of this
+environment then registers when it imports ESPnet; see README).
 """
+
+
+def _module_code(module: str):
+    """(spec, code) of ``module`` as ``python -m`` finds them (a package runs its ``__main__``);
+    errors are reported like the interpreter's, exit status 1."""
+    import importlib.util
+
+    def fail(msg: str):
+        print(f"{sys.executable}: {msg}", file=sys.stderr)
+        raise SystemExit(1)
+
+    try:
+        spec = importlib.util.find_spec(module)
+        if spec is not None and spec.submodule_search_locations is not None:
+            package, spec = module, importlib.util.find_spec(f"{module}.__main__")
+            if spec is None:
+                fail(f"No module named {package}.__main__; '{package}' is a package and cannot be directly executed")
+    except (ImportError, ValueError) as err:
+        fail(f"Error while finding module specification for {module!r} ({type(err).__name__}: {err})")
+    if spec is None:
+        fail(f"No module named {module}")
+    code = spec.loader.get_code(spec.name) if spec.loader is not None else None
+    if code is None:
+        fail(f"No code object available for {module}")
+    return spec, code
+
+
+def _exec_as_main(code, **attrs) -> None:
+    """Run ``code`` in a fresh ``__main__`` module, installed as ``sys.modules['__main__']`` like the
+    interpreter's own (tools that look the target up there, e.g. typeguard's ``@typechecked``
+    instrumentation in ESPnet's scripts, find it). Its ``__spec__`` names
+    :mod:`espnet_warmup._worker_main`: ``multiprocessing``'s spawn re-imports the parent's main
+    module in each worker by that name, so spawned workers register too."""
+    import builtins
+    import importlib.util
+    import types
+
+    main_module = types.ModuleType("__main__")
+    main_module.__dict__.update(__builtins__=builtins, __loader__=None, __package__=None, __file__=None,
+                                __cached__=None)
+    for key in ("__file__", "__cached__"):
+        if attrs.get(key) is None:
+            del main_module.__dict__[key]
+    main_module.__dict__.update({k: v for k, v in attrs.items() if v is not None})
+    main_module.__spec__ = importlib.util.find_spec("espnet_warmup._worker_main")
+    launcher = sys.modules.get("__main__")  # noqa: F841 -- kept alive while its main() runs
+    sys.modules["__main__"] = main_module
+    exec(code, main_module.__dict__)
 
 
 def _run_module(module: str, args: list[str]) -> None:
     # Like `python -m module`: argv[0] is the module's file path, sys.path[0] is the cwd.
-    spec_origin = module
-    try:
-        import importlib.util
-
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError) as err:
-        print(f"{sys.executable}: Error while finding module specification for {module!r} ({err})",
-              file=sys.stderr)
-        raise SystemExit(1) from None
-    if spec is None:
-        print(f"{sys.executable}: No module named {module}", file=sys.stderr)
-        raise SystemExit(1)
-    if spec.submodule_search_locations is not None:  # a package: run its __main__
-        spec_origin = f"{module}.__main__"
+    spec, code = _module_code(module)
     sys.argv = [spec.origin or module, *args]
     sys.path[0] = os.getcwd()
-    # alter_sys=False keeps *this* module as sys.modules['__main__'] so that spawned
-    # workers re-import it (and register) instead of the target.
-    runpy.run_module(spec_origin, run_name="__main__", alter_sys=False)
+    _exec_as_main(code, __file__=spec.origin if spec.has_location else None, __cached__=spec.cached,
+                  __loader__=spec.loader, __package__=spec.parent)
 
 
 def _run_path(path: str, args: list[str]) -> None:
@@ -66,23 +106,14 @@ def _run_path(path: str, args: list[str]) -> None:
         raise SystemExit(2)
     sys.argv = [path, *args]
     sys.path[0] = os.path.dirname(os.path.abspath(path))
+    # A script runs as its own __main__ (spawned workers re-run it by path, as under python).
     runpy.run_path(path, run_name="__main__")
 
 
 def _run_command(code: str, args: list[str]) -> None:
     sys.argv = ["-c", *args]
     sys.path[0] = ""
-    exec(compile(code, "<string>", "exec"), {"__name__": "__main__", "__builtins__": __builtins__})
-
-
-def _make_spawned_workers_register() -> None:
-    # multiprocessing's spawn re-imports the parent's main module in each worker by name, but
-    # skips names ending in ".__main__" (ours). Point our spec at a module that registers.
-    import importlib.util
-
-    main_module = sys.modules.get("__main__")
-    if main_module is not None and getattr(main_module, "__spec__", None) is not None:
-        main_module.__spec__ = importlib.util.find_spec("espnet_warmup._worker_main")
+    _exec_as_main(compile(code, "<string>", "exec"))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -91,10 +122,11 @@ def main(argv: list[str] | None = None) -> None:
         print(USAGE, file=sys.stderr if not argv else sys.stdout)
         raise SystemExit(2 if not argv else 0)
 
-    from espnet_warmup import register
+    # Registration happens right after the target first imports espnet2.tasks.abs_task (before
+    # any ESPnet parser exists), so a target that never imports it runs exactly as under python.
+    from espnet_warmup import lazy_registration
 
-    register()
-    _make_spawned_workers_register()
+    lazy_registration.install(on_error="raise")
     head = argv[0]
     if head == "-m" or (head.startswith("-m") and len(head) > 2):
         module, rest = (argv[1], argv[2:]) if head == "-m" and len(argv) > 1 else (head[2:], argv[1:])

@@ -4,9 +4,10 @@
 name, but skips names ending in ``.__main__``. The launcher therefore points its own
 ``__spec__`` here, so every worker (e.g. ESPnet's DDP workers from
 ``torch.multiprocessing.spawn``) imports this module first and registers our schedulers
-before it builds the scheduler from ESPnet's registry.
+before it builds the scheduler from ESPnet's registry (lazily, as in the parent: right after the
+worker first imports ``espnet2.tasks.abs_task``).
 """
 
-from espnet_warmup import register
+from espnet_warmup import lazy_registration
 
-register()
+lazy_registration.install(on_error="raise")

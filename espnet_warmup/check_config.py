@@ -11,6 +11,9 @@ Reports, one line per problem as ``<file>: <key>: <what is wrong>``, and exits 1
   ``max_epoch * num_iters_per_epoch // accum_grad`` (``num_iters_per_epoch`` counts mini-batches;
   ESPnet steps batch schedulers once per update).
 
+A config that names one of our schedulers gets a note on stderr saying how to make plain ESPnet
+know it (the launcher, or ``espnet-warmup hook install``), unless this environment has the hook.
+
 Works for every ESPnet training config (several optimizers: ``scheduler2``/``scheduler2_conf``...).
 The config facts (optimizer lr and ESPnet's defaults, scheduler class and its warmup window, the
 planned number of updates) come from :mod:`espnet_warmup.espnet_config`.
@@ -145,6 +148,33 @@ def check_config(path: str | Path) -> list[str]:
     return problems
 
 
+def plugin_schedulers(path: str | Path) -> list[str]:
+    """The names of our schedulers (:data:`espnet_warmup.registry.SCHEDULERS`) a config uses."""
+    from espnet_warmup.registry import SCHEDULERS
+
+    try:
+        config = load_config(path)
+    except ConfigError:
+        return []
+    names = [config[k] for k in config if re.fullmatch(r"scheduler\d*", str(k))]
+    return sorted({n.lower() for n in names if isinstance(n, str) and n.lower() in SCHEDULERS})
+
+
+def registration_note(names: list[str]) -> str | None:
+    """How to make plain ESPnet know ``names``, unless this environment's startup hook does it."""
+    from espnet_warmup import hook
+
+    if not names or hook.status(hook.default_site())[1] == "installed":
+        return None
+    quoted = ", ".join(names)
+    return (
+        f"check-config: note: {quoted} come(s) from espnet-warmup; plain ESPnet does not know them and stops "
+        f"(from asr.sh stage 10, collect stats, on) with \"--scheduler: invalid choice\". Run ESPnet through "
+        f"the launcher (python -m espnet_warmup -m espnet2.bin.asr_train ..., or asr.sh --python "
+        f"\"python3 -m espnet_warmup\"), or install the startup hook once: espnet-warmup hook install"
+    )
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("configs", nargs="+", metavar="CONFIG", help="ESPnet training config YAML files")
 
@@ -159,6 +189,9 @@ def run(args: argparse.Namespace) -> int:
             bad += 1
         else:
             print(f"{path}: OK")
+    note = registration_note(sorted({n for path in args.configs for n in plugin_schedulers(path)}))
+    if note:
+        print(note, file=sys.stderr)
     if bad:
         print(f"check-config: {bad} of {len(args.configs)} config(s) have problems", file=sys.stderr)
         return 1

@@ -2,7 +2,7 @@
 
 A subcommand module provides ``add_arguments(parser)`` and ``run(args) -> int``; this
 file only maps names to modules (imported lazily, so ``--help`` stays fast).
-``check-config`` is part of the plugin core; the other subcommands are the recipe toolkit's
+``check-config`` and ``hook`` are part of the plugin core; the other subcommands are the recipe toolkit's
 (:mod:`espnet_warmup.recipe`) and, where its packages are not installed, say so and exit 1.
 """
 
@@ -17,6 +17,7 @@ from espnet_warmup.options import KaldiArgumentParser
 #: subcommand -> (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "check-config": ("espnet_warmup.check_config", "report config mistakes that silently hurt a run"),
+    "hook": ("espnet_warmup.hook", "install|uninstall|status of the startup hook that registers in every Python process"),
     "plot-lr": ("espnet_warmup.recipe.analysis.plot_lr", "plot the LR curves of ESPnet training configs"),
     "curves": ("espnet_warmup.recipe.analysis.curves", "training curves (loss, acc, LR, grad norm) of exp dirs"),
     "monitor": ("espnet_warmup.recipe.analysis.monitor", "follow a train.log and warn when training diverges"),

@@ -116,3 +116,40 @@ def test_cli_exits_1_and_prints_every_problem(tmp_path):
     ok = subprocess.run([sys.executable, "-m", "espnet_warmup.cli", "check-config", str(good)],
                         capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0
+
+
+def test_a_config_with_our_scheduler_gets_a_note_on_how_to_enable_it_in_plain_espnet(tmp_path):
+    from espnet_warmup.check_config import plugin_schedulers, registration_note
+
+    base = "optim: adam\noptim_conf:\n    lr: 0.001\n"  # no planned number of updates: no warmup check
+    ours = write(tmp_path, "scheduler: ExponentialWarmupLR\nscheduler2: polynomialwarmuplr\n", base=base)
+    espnets = tmp_path / "espnet.yaml"
+    espnets.write_text(base + "scheduler: warmuplr\n")
+    assert plugin_schedulers(ours) == ["exponentialwarmuplr", "polynomialwarmuplr"]
+    assert plugin_schedulers(espnets) == []
+    assert registration_note([]) is None
+    out = subprocess.run([sys.executable, "-m", "espnet_warmup.cli", "check-config", str(ours), str(espnets)],
+                         capture_output=True, text=True, timeout=120,
+                         env=dict(__import__("os").environ, PYTHONNOUSERSITE="1"))
+    note = registration_note(["exponentialwarmuplr", "polynomialwarmuplr"])
+    assert out.returncode == 0, out.stderr
+    if note is None:  # this environment has the startup hook installed: nothing to say
+        assert "note:" not in out.stderr
+    else:
+        assert note.startswith("check-config: note: exponentialwarmuplr, polynomialwarmuplr come(s) from "
+                               "espnet-warmup; plain ESPnet does not know them and stops (from asr.sh stage 10")
+        assert note.endswith("or install the startup hook once: espnet-warmup hook install")
+        assert out.stderr.splitlines()[-1] == note
+    only_espnet = subprocess.run([sys.executable, "-m", "espnet_warmup.cli", "check-config", str(espnets)],
+                                 capture_output=True, text=True, timeout=120)
+    assert "note:" not in only_espnet.stderr
+
+
+def test_no_note_where_the_startup_hook_is_installed(tmp_path, monkeypatch):
+    from espnet_warmup import check_config as cc, hook
+
+    hook.install(tmp_path)
+    monkeypatch.setattr(hook, "default_site", lambda: tmp_path)
+    assert cc.registration_note(["exponentialwarmuplr"]) is None
+    hook.uninstall(tmp_path)
+    assert cc.registration_note(["exponentialwarmuplr"]).startswith("check-config: note: exponentialwarmuplr")

@@ -125,9 +125,10 @@ def assert_checkpoint_loads_weights_only(path):
     torch.save({k: raw[k] for k in ("model", "optimizers", "schedulers", "scaler")}, buf)
     buf.seek(0)
     assert torch.load(buf, weights_only=True)["schedulers"] == [state]
+    core = "_core" if int(np.__version__.split(".")[0]) >= 2 else "core"  # numpy 1 (older ESPnet) names it core
     assert sorted(torch.serialization.get_unsafe_globals_in_checkpoint(str(path))) == [
-        "datetime.timedelta", "numpy._core.multiarray.scalar", "numpy.dtype"]  # all from ESPnet's reporter
-    reporter_types = [np.dtype, type(np.dtype("float64")), np._core.multiarray.scalar, datetime.timedelta]
+        "datetime.timedelta", f"numpy.{core}.multiarray.scalar", "numpy.dtype"]  # all from ESPnet's reporter
+    reporter_types = [np.dtype, type(np.dtype("float64")), getattr(np, core).multiarray.scalar, datetime.timedelta]
     with torch.serialization.safe_globals(reporter_types):
         full = torch.load(path, map_location="cpu", weights_only=True)
     assert full["schedulers"] == [state]

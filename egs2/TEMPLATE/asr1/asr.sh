@@ -535,7 +535,9 @@ decode_set() {  # decode_set <config> <set> <decode dir> <n jobs>
     rm -rf "${logdir}"
     split_scp "${n}" "${data}/wav.scp" "${logdir}/keys"
     # shellcheck disable=SC2086
-    local -a cmd=(${python} -m espnet2.bin.asr_inference --batch_size "${batch_size}" --ngpu "${ngpu_inf}"
+    # Through the launcher too: with path.sh's ESPNET_WARMUP_QUIET_IMPORTS=1 it keeps ESPnet's import-time
+    # notices (nltk download attempts, flash-attention) out of the decoding logs.
+    local -a cmd=(${python} -m espnet_warmup -m espnet2.bin.asr_inference --batch_size "${batch_size}" --ngpu "${ngpu_inf}"
         --data_path_and_name_and_type "${data}/wav.scp,speech,sound" --key_file "${logdir}/keys.JOB.scp"
         --asr_train_config "${exp}/config.yaml" --asr_model_file "${exp}/${inference_asr_model}"
         --output_dir "${logdir}/output.JOB" ${inference_config:+--config "${inference_config}"} ${inference_args})

@@ -21,6 +21,12 @@ export PATH="${PWD}/utils:${MAIN_ROOT}/egs2/TEMPLATE/asr1/utils:${PATH}"
 export LC_ALL=C
 export OMP_NUM_THREADS=1
 export PYTHONIOENCODING=UTF-8
+# ESPnet's commands run through our launcher (python3 -m espnet_warmup -m espnet2.bin.*); with this set it
+# keeps two import-time notices that are not about the run out of the logs: nltk's download attempts for
+# g2p_en's data (prevented: no network access is tried) and "Failed to import Flash Attention" where the
+# optional flash_attn package is not installed. Real warnings and errors are untouched
+# (espnet_warmup/lazy_registration.py). Set it to 0 to see them.
+export ESPNET_WARMUP_QUIET_IMPORTS=${ESPNET_WARMUP_QUIET_IMPORTS:-1}
 
 # A recipe may add its own settings.
 if [ -f local/path.sh ]; then
