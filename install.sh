@@ -49,8 +49,11 @@ pins=(espnet==202511 torch==2.11.0 torchaudio==2.11.0)
 log "installing espnet-warmup (editable) with ${pins[*]}, the recipe and test extras"
 .venv/bin/pip install -q -e ".[recipe,test]" "${pins[@]}"
 
-.venv/bin/python - <<'PY'
+# Checked through the launcher (as the recipe runs ESPnet), with the recipe's quiet imports (path.sh).
+ESPNET_WARMUP_QUIET_IMPORTS=1 .venv/bin/python -m espnet_warmup -c '
 import espnet2.tasks.asr, sentencepiece, soundfile, tensorboard, matplotlib  # noqa: F401
 import espnet_warmup
+from espnet2.tasks import abs_task
+assert "exponentialwarmuplr" in abs_task.scheduler_classes, "the launcher did not register the schedulers"
 print(f"install.sh: OK (espnet-warmup {espnet_warmup.__version__}, espnet {espnet2.__version__})")
-PY
+'
