@@ -79,7 +79,9 @@ def test_stat_fields_survive_a_command_name_with_spaces_and_parentheses(tmp_path
         assert proc.pid in procs.descendants(os.getpid())
     finally:
         proc.kill()
-        time.sleep(0.1)
+    deadline = time.time() + 10
+    while procs.pid_alive(proc.pid) and time.time() < deadline:
+        time.sleep(0.01)  # SIGKILL lands asynchronously
     assert not procs.pid_alive(proc.pid)  # a zombie (not reaped yet) has ended
     proc.wait()
     assert procs._stat_fields(proc.pid) is None and procs.process_start_time(proc.pid) is None
