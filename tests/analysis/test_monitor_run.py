@@ -33,7 +33,7 @@ def _monitor_cmd(exp: Path, *fake_args: str, stop: str = "false", extra: tuple[s
 def _wait_for(mon: subprocess.Popen, log: Path, text: str) -> None:
     deadline = time.monotonic() + 30
     while not (log.is_file() and text in log.read_text()):
-        assert time.monotonic() < deadline and mon.poll() is None, f"the fake trainer did not write {text!r}"
+        assert time.monotonic() < deadline and mon.poll() is None, f"{log.name} never got {text!r}"
         time.sleep(0.05)
 
 
@@ -99,7 +99,7 @@ def test_a_signal_to_the_monitor_is_passed_on_to_the_commands_tree(tmp_path, sig
     mon = subprocess.Popen(_monitor_cmd(tmp_path, "--grad_norms", STABLE, "--linger", "60", "--grandchild"),
                            stderr=subprocess.PIPE, text=True)
     _wait_for(mon, tmp_path / "train.log", "3/3epoch started")  # STABLE is 2 epochs; lingering in the 3rd
-    time.sleep(0.3)  # the monitor has read it
+    _wait_for(mon, tmp_path / "monitor.log", "INFO: following")  # the monitor is in its loop
     mon.send_signal(sig)
     _, err = mon.communicate(timeout=60)
     assert mon.returncode == 128 + sig, err
