@@ -155,6 +155,7 @@ def test_save_and_reload_halfway_continues_the_same_curve(cls, kw):
 def test_state_dict_holds_the_counter_and_hyperparameters_as_plain_numbers():
     sch = ExponentialWarmupLR(make_optimizer(1e-3), warmup_steps=7, alpha=2.0)
     state = sch.state_dict()
+    assert set(state) == {"last_epoch", "_step_count", "base_lrs", "warmup_steps", "alpha"}  # nothing else
     assert {k: state[k] for k in ("last_epoch", "base_lrs", "warmup_steps", "alpha")} == \
         {"last_epoch": 0, "base_lrs": [1e-3], "warmup_steps": 7, "alpha": 2.0}
     assert all(type(v) in (int, float, list) for v in state.values())  # what weights_only loads
