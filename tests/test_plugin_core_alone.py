@@ -149,14 +149,19 @@ def test_plot_lr_without_matplotlib_names_the_extra(tmp_path):
 
 
 def _imported_modules(path: Path) -> set[str]:
-    """Every module an ``import`` in ``path`` names (also imports inside functions)."""
+    """Every module an ``import`` in ``path`` (a module of the package ``espnet_warmup``) names, also
+    imports inside functions; a relative import (``from .recipe import x``) is named absolutely."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
-            found.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                module = node.module
+            else:  # relative: the core modules are top-level in espnet_warmup
+                module = "espnet_warmup" + (f".{node.module}" if node.module else "")
+            found.add(module)
+            found.update(f"{module}.{a.name}" for a in node.names)
     return found
 
 
