@@ -166,6 +166,16 @@ def _follow(log, pid, out):
                             stderr=subprocess.PIPE, text=True)
 
 
+def _wait_for_line(mon, out, text):
+    """Until the monitor has written ``text`` to its --out file (it follows the job meanwhile)."""
+    import time
+
+    deadline = time.monotonic() + 60
+    while not (out.is_file() and text in out.read_text()):
+        assert time.monotonic() < deadline and mon.poll() is None, f"the monitor did not write {text!r}"
+        time.sleep(0.05)
+
+
 def test_monitor_ignores_a_previous_jobs_log_until_it_is_rewritten(espnet_runs, tmp_path):
     import os
     import shutil
@@ -176,8 +186,11 @@ def test_monitor_ignores_a_previous_jobs_log_until_it_is_rewritten(espnet_runs, 
     shutil.copy(espnet_runs.unstable.expdir / "train.log", log)  # a diverged attempt
     old = time.time() - 3600
     os.utime(log, (old, old))
-    job = subprocess.Popen(["sleep", "4"])  # stands for the resumed training job
+    job = subprocess.Popen(["sleep", "60"])  # stands for the resumed training job
     mon = _follow(log, job.pid, tmp_path / "m.log")
+    _wait_for_line(mon, tmp_path / "m.log", "predates PID")
+    time.sleep(1)  # not synchronisation: the monitor keeps polling the stale log meanwhile
+    job.terminate()
     job.wait()
     _, err = mon.communicate(timeout=60)
     assert mon.returncode == monitor.EXIT_OK, err
@@ -194,10 +207,12 @@ def test_monitor_judges_the_log_once_the_new_job_rewrites_it(espnet_runs, tmp_pa
     shutil.copy(espnet_runs.stable.expdir / "train.log", log)
     old = time.time() - 3600
     os.utime(log, (old, old))
-    job = subprocess.Popen(["sleep", "6"])
+    job = subprocess.Popen(["sleep", "60"])
     mon = _follow(log, job.pid, tmp_path / "m.log")
-    time.sleep(2)
+    _wait_for_line(mon, tmp_path / "m.log", "predates PID")  # it ignores the old log
     shutil.copy(espnet_runs.unstable.expdir / "train.log", log)  # the new job's (diverging) log
+    _wait_for_line(mon, tmp_path / "m.log", "DIVERGENCE: sustained grad-norm spikes")
+    job.terminate()
     job.wait()
     _, err = mon.communicate(timeout=60)
     assert mon.returncode == monitor.EXIT_DIVERGED, err
