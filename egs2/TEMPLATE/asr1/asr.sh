@@ -549,18 +549,20 @@ decode_set() {  # decode_set <config> <set> <decode dir> <n jobs>
         decode --nj "${n}" --keys "${data}/wav.scp" "${dir}"
 }
 stage_12_decode() {
-    local config exp model dset dir n
+    local config exp model model_sum config_sum dset dir n
+    config_sum=$(checksum ${inference_config:+"${inference_config}"})
     for config in "${train_configs[@]}"; do
         exp=$(exp_of "${config}")
         model=${exp}/${inference_asr_model}
         [ -f "${model}" ] || die "${model} not found: run stage 11 for ${config} first"
+        model_sum=$(checksum "${model}")  # once per model, not once per test set
         for dset in ${test_sets}; do
             dir=${exp}/${inference_tag}/${dset}
             [ -f "${data_feats}/${dset}/wav.scp" ] || die "${data_feats}/${dset}/wav.scp not found: run stage 3 first"
             [ -f "${dir}/text" ] || rm -f "${dir}/.done"
             n=$(njobs "${inference_nj}" "${data_feats}/${dset}/wav.scp")
-            stage 12 "${dir}" "model=$(checksum "${model}") data=$(checksum "${data_feats}/${dset}/wav.scp") config=$(checksum \
-                ${inference_config:+"${inference_config}"}) args=${inference_args} bs=${batch_size}" \
+            stage 12 "${dir}" \
+                "model=${model_sum} data=$(checksum "${data_feats}/${dset}/wav.scp") config=${config_sum} args=${inference_args} bs=${batch_size}" \
                 "${exp} on ${dset} (${n} jobs) -> ${dir}" decode_set "${config}" "${dset}" "${dir}" "${n}"
         done
     done
