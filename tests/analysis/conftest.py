@@ -6,7 +6,9 @@
   no effective clipping (grad_clip 1e9): the gradient norm explodes ~10x-1000x per
   update at iterations 8-10 and turns nan at iteration 11 (epoch 2 of 8-iteration
   epochs) -- the paper's failure signature in miniature. The monitor follows it with
-  ``--stop_on_divergence true``, set to fire on the first non-finite update.
+  ``--stop_on_divergence true``, set to fire on the first non-finite update; its
+  valid set is large (200 utterances) so that the monitor has seconds, not a few
+  hundred milliseconds, to stop it before ESPnet gives up on its own.
 
 Both jobs run at once (a few seconds of training after ESPnet's start-up each) with
 ``--log_interval 1 --use_tensorboard true``. The tests read what they wrote.
@@ -72,10 +74,16 @@ def espnet_runs(tmp_path_factory) -> Runs:
     stable = tiny_espnet.start_training(
         data, exp / "stable", "--scheduler", "warmuplr", "--scheduler_conf", "warmup_steps=10",
         lr=0.005, optim="adam", iters=8, max_epoch=3)
+    # The unstable run validates on 200 utterances one at a time (~1-2 s per epoch; the
+    # training trajectory does not depend on the valid set): its iterations take ~20 ms,
+    # so without that the whole stretch from the first nan to ESPnet's own stop ("all
+    # steps invalid", one epoch later) lasts ~0.3 s, and a monitor delayed by a loaded
+    # machine sees the run end before it can stop it.
+    slow_valid = tiny_espnet.make_data(root / "unstable_data", n_valid=200)
     unstable = tiny_espnet.start_training(
-        data, exp / "unstable", "--grad_clip", "1e9", "--scheduler", "polynomialwarmuplr",
+        slow_valid, exp / "unstable", "--grad_clip", "1e9", "--scheduler", "polynomialwarmuplr",
         "--scheduler_conf", "warmup_steps=40", "--scheduler_conf", "power=1.5",
-        lr=20.0, optim="sgd", iters=8, max_epoch=6)
+        "--valid_batch_size", "1", lr=20.0, optim="sgd", iters=8, max_epoch=6)
     mon_s = _monitor(exp / "stable" / "train.log", stable.pid, "--stop_on_divergence", "false")
     # Stop on the first non-finite update (and on nothing earlier), so that the log
     # deterministically holds the spikes *and* a skipped update before the SIGTERM.
