@@ -61,6 +61,8 @@ def make_recipe_dir(path: Path) -> Path:
 
 def recipe_env() -> dict[str, str]:
     env = dict(os.environ, PYTHONWARNINGS="ignore")
+    # this checkout's package first, whichever checkout the venv was installed from
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.pop("VIRTUAL_ENV", None)
     return env
 
