@@ -1,4 +1,4 @@
-"""The one Kaldi data-dir module: strict and lenient reading, the dir writer, markers, atomic swaps."""
+"""The one Kaldi data-dir module: the one reader (duplicates, undecodable lines), the dir writer, markers, atomic swaps."""
 
 from __future__ import annotations
 
@@ -24,23 +24,60 @@ class Utt:
 UTTS = [Utt("s2-b", "s2", "/w/b.wav", "due", "it"), Utt("s1-a", "s1", "/w/a.wav", "one two", "en")]
 
 
-def test_strict_reading_names_file_and_line_of_bad_bytes_and_repeats(tmp_path):
+def test_the_reader_names_file_line_bytes_and_fix_of_undecodable_text(tmp_path):
     f = tmp_path / "text"
-    f.write_bytes(b"a x\n\nb caf\xe9\n")
-    with pytest.raises(datadir.DataDirError, match=rf"^{f}:3: not valid UTF-8$"):
+    f.write_bytes(b"a x\n\nb caf\xe9\nc na\xefve\n")
+    with pytest.raises(datadir.DataDirError) as err:
         datadir.read_kv(f)
-    f.write_text("a x\na y\n")
-    with pytest.raises(datadir.DataDirError, match=rf"^ref file {f}:2: duplicate key 'a'$"):
+    assert str(err.value) == (
+        f"{f}:3: not valid UTF-8 (byte 0xe9 at column 6, file offset 10); convert the file to UTF-8: "
+        f"iconv -f <its encoding, e.g. ISO-8859-1> -t UTF-8 {f} > {f}.utf8, then move it in place "
+        f"(file -i {f} guesses the encoding) (and 1 more problem(s) in this file)")
+    # the validator lists each line (the fix once)
+    assert datadir.scan_kv(f).problems == [
+        f"{f} line 2: empty line",
+        f"{f} line 3: not valid UTF-8 (byte 0xe9 at column 6, file offset 10); {datadir.convert_hint(f)}",
+        f"{f} line 4: not valid UTF-8 (byte 0xef at column 5, file offset 16)"]
+
+
+def test_the_reader_refuses_a_duplicate_key_naming_both_lines(tmp_path):
+    f = tmp_path / "wav.scp"
+    f.write_text("a /w/1.wav\nb /w/2.wav\na /w/3.wav\n")
+    with pytest.raises(datadir.DataDirError) as err:
+        datadir.read_kv(f)
+    assert str(err.value) == f"{f}:3: duplicate key 'a' (first at {f}:1)"
+    with pytest.raises(datadir.DataDirError, match=rf"^ref file {f}:3: duplicate key 'a' \(first at {f}:1\)$"):
         datadir.read_kv(f, what="ref")
+    # an optional file (missing_ok) may be absent, never wrong
+    with pytest.raises(datadir.DataDirError, match=r"duplicate key 'a'"):
+        datadir.read_table(f, missing_ok=True)
+    f.write_text("a 1\nb 2\na 3\nb 4\n")
+    with pytest.raises(datadir.DataDirError) as err:
+        datadir.read_kv(f)
+    assert str(err.value) == f"{f}:3: duplicate key 'a' (first at {f}:1) (and 1 more problem(s) in this file)"
+    table = datadir.read_table(tmp_path / "nope", missing_ok=True)
+    assert table.values == {} and table.lines == {}
     with pytest.raises(datadir.DataDirError, match=rf"^{tmp_path}/nope: file not found$"):
         datadir.read_kv(tmp_path / "nope")
 
 
-def test_lenient_reading_takes_what_it_can(tmp_path):
-    f = tmp_path / "utt2spk"
-    f.write_bytes(b"a s1\nb caf\xe9\na s2\n")
-    assert datadir.read_kv(f, strict=False) == {"a": "s2", "b": "caf\ufffd"}
-    assert datadir.read_kv(tmp_path / "nope", strict=False) == {}
+def test_the_reader_gives_each_key_its_line(tmp_path):
+    f = tmp_path / "text"
+    f.write_text("a x y\n\nb\tz  \nc\n")
+    table = datadir.read_table(f)
+    assert table.values == {"a": "x y", "b": "z", "c": ""} and table.lines == {"a": 1, "b": 3, "c": 4}
+    with pytest.raises(datadir.DataDirError, match=rf"^{f}:4: key 'c' has no value$"):
+        datadir.read_kv(f, allow_empty_value=False)
+
+
+def test_splitting_an_scp_names_the_undecodable_line(tmp_path):
+    from espnet_warmup.recipe.stages import scp
+
+    src = tmp_path / "wav.scp"
+    src.write_bytes(b"a /w/1.wav\nb /w/caf\xe9.wav\n")
+    with pytest.raises(datadir.DataDirError, match=rf"^{src}:2: not valid UTF-8 \(byte 0xe9 at column 9, file offset 19\)"):
+        scp.split_scp(str(src), [str(tmp_path / "1.scp")])
+    assert not (tmp_path / "1.scp").exists()
 
 
 def test_data_dir_is_written_sorted_with_tags_speakers_and_marker(tmp_path):

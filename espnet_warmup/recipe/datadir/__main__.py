@@ -61,7 +61,7 @@ def main(argv=None) -> int:
             if n:
                 print(f"fix: dropped {n} utterance(s) from {args.dir}", file=sys.stderr)
         elif args.cmd == "subset":
-            subset_dir(args.src, args.dst, read_kv(args.keys, strict=False))
+            subset_dir(args.src, args.dst, read_kv(args.keys))
     except (DataDirError, OSError) as err:
         print(f"ERROR: {err}", file=sys.stderr)
         return 1
