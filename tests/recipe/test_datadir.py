@@ -123,3 +123,46 @@ def test_language_tags_and_special_tokens_have_one_definition():
     assert datadir.lang_tag("it") == "<it>" and datadir.tag_lang("<it>") == "it"
     assert datadir.tag_lang("it") is None and datadir.tag_lang("<a b>") is None
     assert datadir.is_empty_transcript("<en> <noise>") and not datadir.is_empty_transcript("<en> ciao")
+
+
+def run_cli(*argv: str, cwd: Path):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    return subprocess.run([sys.executable, "-m", *argv], cwd=cwd, capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_the_validator_names_both_lines_of_a_duplicate_id_in_every_file(tmp_path):
+    d = datadir.write_data_dir(tmp_path / "train", UTTS, signature="s")
+    for name in ("wav.scp", "text", "utt2spk", "utt2lang", "utt2dur"):
+        (d / name).write_text((d / name).read_text() + (d / name).read_text().splitlines()[1] + "\n")
+    res = run_cli("espnet_warmup.recipe.datadir", "validate", str(d), cwd=tmp_path)
+    assert res.returncode == 1
+    assert res.stderr.splitlines() == [f"ERROR: {d}/{name} line 3: duplicate key 's2-b' (first on line 2)"
+                                       for name in ("wav.scp", "utt2spk", "text", "utt2lang", "utt2dur")]
+
+
+def test_every_data_dir_cli_turns_undecodable_text_into_one_error_line(tmp_path):
+    d = datadir.write_data_dir(tmp_path / "train", UTTS, signature="s")
+    for name in ("wav.scp", "text"):
+        lines = (d / name).read_bytes().splitlines(keepends=True)
+        (d / name).write_bytes(lines[0] + lines[1].replace(b"\n", b" \xe0\n"))
+    wav_error = f"ERROR: {d}/wav.scp:2: not valid UTF-8 (byte 0xe0 at column 15, file offset 28); {datadir.convert_hint(d / 'wav.scp')}"
+    text_error = f"ERROR: {d}/text:2: not valid UTF-8 (byte 0xe0 at column 15, file offset 32); {datadir.convert_hint(d / 'text')}"
+    clis = {
+        ("espnet_warmup.recipe.datadir", "copy", str(d), "copy"): wav_error,
+        ("espnet_warmup.recipe.datadir", "fix", str(d)): wav_error,
+        ("espnet_warmup.recipe.stages.scp", "split", f"{d}/wav.scp", "k.1", "k.2"): wav_error,
+        ("espnet_warmup.recipe.stages.scp", "filter", f"{d}/text", f"{d}/utt2spk"): text_error,
+        ("espnet_warmup.recipe.stages.format_audio", "--audio-dir", "a", "--out-wav-scp", "o", "--out-num-samples", "n",
+         f"{d}/wav.scp"): wav_error,
+        ("espnet_warmup.recipe.stages.speed_perturb", "--factors", "0.9 1.1", str(d), "sp"): wav_error,
+        ("espnet_warmup.recipe.stages.token_list", "--token-type", "word", "--text", f"{d}/text", "--outdir", "t"):
+            text_error,
+    }
+    for argv, error in clis.items():
+        res = run_cli(*argv, cwd=tmp_path)
+        assert (res.returncode, res.stderr, res.stdout) == (1, error + "\n", ""), argv
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["train"]  # nothing written by any of them

@@ -275,7 +275,11 @@ def run(args: argparse.Namespace) -> int:
             print(" ".join(pipeline.test_sets(specs, dict(kv.split("=", 1) for kv in args.db))))
             return 0
         return pipeline.prepare(specs, args, log)
-    except (DataPrepError, datadir.DataDirError) as e:
+    except datadir.DataDirError as e:  # one line per problem, each naming its file and line
+        for problem in e.problems:
+            print(f"local/data.sh: ERROR: {problem}", file=sys.stderr)
+        return 1
+    except DataPrepError as e:
         print(f"local/data.sh: ERROR: {e}", file=sys.stderr)
         return 1
 

@@ -62,7 +62,11 @@ def main(argv=None) -> int:
                 print(f"fix: dropped {n} utterance(s) from {args.dir}", file=sys.stderr)
         elif args.cmd == "subset":
             subset_dir(args.src, args.dst, read_kv(args.keys))
-    except (DataDirError, OSError) as err:
+    except DataDirError as err:  # one line per problem, each naming its file and line
+        for problem in err.problems:
+            print(f"ERROR: {problem}", file=sys.stderr)
+        return 1
+    except OSError as err:
         print(f"ERROR: {err}", file=sys.stderr)
         return 1
     return 0

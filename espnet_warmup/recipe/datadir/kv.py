@@ -128,7 +128,7 @@ def scan_kv(path: str | os.PathLike, max_problems: int = 10) -> KvFile:
     """Read every line of ``path``, never raising for its content (the validator's view).
 
     Problems (at most ``max_problems`` listed): unreadable file, a line that is not UTF-8
-    (skipped), a carriage return, leading white space, an empty line, a duplicate key (the
+    (its bytes, their offset and the fix named; its key still counts), a carriage return, leading white space, an empty line, a duplicate key (the
     repeat skipped), a key out of C order.
     """
     table = KvFile(Path(path))
@@ -144,10 +144,9 @@ def scan_kv(path: str | os.PathLike, max_problems: int = 10) -> KvFile:
         return table
     previous = None
     for number, line, bad_bytes in _lines(data):
-        if bad_bytes:
+        if bad_bytes:  # reported; its key still counts (no "missing line" problems that follow from it)
             hint = "" if any("not valid UTF-8" in p for p in table.problems) else f"; {convert_hint(path)}"
             problem(f"{path} line {number}: {bad_bytes}{hint}")
-            continue
         if "\r" in line:
             problem(f"{path} line {number}: carriage return (\\r) in line (DOS line endings?)")
         elif line[:1].isspace():

@@ -107,7 +107,15 @@ def read_tables(path: Path) -> dict[str, datadir.KvFile]:
     for name in REQUIRED:
         if not (path / name).is_file():
             raise LayoutError(f"kaldi: {path}/{name} is missing; a Kaldi data dir needs wav.scp and text.")
-    return {name: datadir.read_table(path / name, missing_ok=name not in REQUIRED) for name in KALDI_FILES}
+    tables, problems = {}, []
+    for name in KALDI_FILES:  # every file read, so that one run names the problems of all of them
+        try:
+            tables[name] = datadir.read_table(path / name, missing_ok=name not in REQUIRED)
+        except datadir.DataDirError as err:
+            problems += err.problems
+    if problems:
+        raise datadir.DataDirError(problems)
+    return tables
 
 
 def read_data_dir(path: Path, default_lang: str = "",
