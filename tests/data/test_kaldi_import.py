@@ -200,8 +200,8 @@ def test_utterances_without_a_path_or_a_speaker_are_excluded_with_the_line(tmp_p
     assert res.returncode == 0, res.stderr
     part = tmp_path / "data" / "local" / "kaldi_train_en"
     assert (part / "excluded.txt").read_text() == (
-        f"s-2\twav.scp line without a path or command\t{src}/wav.scp:2\n"
-        f"s-3\tno utt2spk entry (utt2spk lists other utterances only)\t{src}/text:3\n")
+        f"s-2\twav.scp entry missing (the line has the id only)\t{src}/wav.scp:2\n"
+        f"s-3\tmissing from utt2spk (it lists other utterances only)\t{src}/text:3\n")
     assert list(read_kv(tmp_path / "data" / "train" / "text")) == ["s-1"]
 
 
@@ -228,13 +228,14 @@ def test_failing_pipe_commands_are_excluded_at_import_and_working_ones_kept(tmp_
     assert rows[0] == ["s-3", "recording command failed (exit 2: sox FAIL formats: can't open input file "
                        f"`{audio}/missing.wav': No such file or directory): {pipes['s-3']}", f"{src}/text:3"]
     assert rows[1] == ["s-4", "recording command failed (exit 1): false |", f"{src}/text:4"]
-    assert rows[2] == ["s-5", "recording command wrote no audio (exit 0, nothing on stdout): true |", f"{src}/text:5"]
-    assert rows[3][1].startswith("recording unreadable (") and rows[3][1].endswith("): echo not audio |")
+    assert rows[2] == ["s-5", "recording command failed (exit 0 but nothing on stdout): true |", f"{src}/text:5"]
+    assert rows[3][1].startswith("recording command failed (exit 0 but its output is not audio: ")
+    assert rows[3][1].endswith("): echo not audio |")
     assert rows[4] == ["s-7", "recording command failed (killed by signal 9): kill -9 $$ |", f"{src}/text:7"]
     # the working pipe is kept as it is, measured from the audio it wrote; every command ran once
     assert dict(read_kv(train / "wav.scp")) == {"s-1": f"{audio}/s-1.wav", "s-2": pipes["s-2"]}
     assert dict(read_kv(train / "utt2dur")) == {"s-1": "0.500", "s-2": "0.500"}
     assert sorted(runs.read_text().split()) == ["s-2", "s-3"]
-    assert ("2 utterances, 1.0 s; 5 excluded (3 recording command failed, 1 recording command wrote no audio, "
-            f"1 recording unreadable), listed in {part}/excluded.txt") in res.stdout
+    assert (f"2 utterances, 1.0 s; 5 excluded (5 recording command failed), listed in {part}/excluded.txt"
+            in res.stdout)
     assert validate(train) == []

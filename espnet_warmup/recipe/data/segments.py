@@ -194,16 +194,19 @@ def _open(entry: str):
         return f"recording command failed ({how}{': ' + tail if tail else ''}): {entry}"
     except ArchiveError as err:
         return f"recording unreadable ({err}): {entry}"
-    if is_pipe_entry(entry) and not source.getbuffer().nbytes:
-        return f"recording command wrote no audio (exit 0, nothing on stdout): {entry}"
+    pipe = is_pipe_entry(entry)
+    if pipe and not source.getbuffer().nbytes:
+        return f"recording command failed (exit 0 but nothing on stdout): {entry}"
     try:
         f = soundfile.SoundFile(source)
     except Exception as e:  # libsndfile raises RuntimeError/LibsndfileError/TypeError
         msg = _one_line(str(e).strip().splitlines()[-1]) if str(e).strip() else type(e).__name__
+        if pipe:
+            return f"recording command failed (exit 0 but its output is not audio: {msg}): {entry}"
         return f"recording unreadable ({msg}): {entry}"
     if f.frames <= 0 or f.samplerate <= 0:
         f.close()
-        return f"recording unreadable (no samples): {entry}"
+        return f"recording {'command failed (exit 0 but its audio has' if pipe else 'unreadable ('}no samples): {entry}"
     return f
 
 

@@ -165,11 +165,11 @@ def read_data_dir(path: Path, default_lang: str = "",
         elif audio is None:
             yield Excluded(utt, "no wav.scp entry", source)
         elif not audio.strip():
-            yield Excluded(utt, "wav.scp line without a path or command", f"{path / 'wav.scp'}:{tables['wav.scp'].lines[utt]}")
+            yield Excluded(utt, "wav.scp entry missing (the line has the id only)", f"{path / 'wav.scp'}:{tables['wav.scp'].lines[utt]}")
         elif not norm:
             yield Excluded(utt, "empty transcript", source)
         elif has_utt2spk and utt not in utt2spk:
-            yield Excluded(utt, "no utt2spk entry (utt2spk lists other utterances only)", source)
+            yield Excluded(utt, "missing from utt2spk (it lists other utterances only)", source)
         elif not lang:
             yield Excluded(utt, "no language (no <xx> tag, no utt2lang entry, no kaldi:<dir>:<lang>)", source)
         else:
