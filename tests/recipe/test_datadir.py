@@ -78,6 +78,11 @@ def test_splitting_an_scp_names_the_undecodable_line(tmp_path):
     with pytest.raises(datadir.DataDirError, match=rf"^{src}:2: not valid UTF-8 \(byte 0xe9 at column 9, file offset 19\)"):
         scp.split_scp(str(src), [str(tmp_path / "1.scp")])
     assert not (tmp_path / "1.scp").exists()
+    # lines are split at "\n" only: a transcript may hold U+2028 or \x1c
+    src.write_text("a one\u2028two\nb three\x1cfour\n", encoding="utf-8")
+    scp.split_scp(str(src), [str(tmp_path / "1.scp"), str(tmp_path / "2.scp")])
+    assert (tmp_path / "1.scp").read_text(encoding="utf-8") == "a one\u2028two\n"
+    assert (tmp_path / "2.scp").read_text(encoding="utf-8") == "b three\x1cfour\n"
 
 
 def test_data_dir_is_written_sorted_with_tags_speakers_and_marker(tmp_path):

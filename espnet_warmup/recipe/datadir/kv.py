@@ -98,7 +98,8 @@ def read_utf8_lines(path: str | os.PathLike) -> list[str]:
     for number, _, bad_bytes in _lines(data):
         if bad_bytes:
             raise DataDirError(f"{path}:{number}: {bad_bytes}; {convert_hint(path)}")
-    return data.decode("utf-8").splitlines(keepends=True)
+    pieces = data.decode("utf-8").split("\n")  # "\n" only (str.splitlines also splits at U+2028, \x1c...)
+    return [piece + "\n" for piece in pieces[:-1]] + ([pieces[-1]] if pieces[-1] else [])
 
 
 def _split(text: str) -> tuple[str, str] | None:
