@@ -1,4 +1,5 @@
-"""The one Kaldi data-dir module: the one reader (duplicates, undecodable lines), the dir writer, markers, atomic swaps."""
+"""The one Kaldi data-dir module: the one reader (duplicates, undecodable lines), the dir writer,
+markers, atomic swaps, and the data-dir commands' one-line errors."""
 
 from __future__ import annotations
 
@@ -154,8 +155,10 @@ def test_every_data_dir_cli_turns_undecodable_text_into_one_error_line(tmp_path)
     for name in ("wav.scp", "text"):
         lines = (d / name).read_bytes().splitlines(keepends=True)
         (d / name).write_bytes(lines[0] + lines[1].replace(b"\n", b" \xe0\n"))
-    wav_error = f"ERROR: {d}/wav.scp:2: not valid UTF-8 (byte 0xe0 at column 15, file offset 28); {datadir.convert_hint(d / 'wav.scp')}"
-    text_error = f"ERROR: {d}/text:2: not valid UTF-8 (byte 0xe0 at column 15, file offset 32); {datadir.convert_hint(d / 'text')}"
+    wav_error = (f"ERROR: {d}/wav.scp:2: not valid UTF-8 (byte 0xe0 at column 15, file offset 28); "
+                 + datadir.convert_hint(d / "wav.scp"))
+    text_error = (f"ERROR: {d}/text:2: not valid UTF-8 (byte 0xe0 at column 15, file offset 32); "
+                  + datadir.convert_hint(d / "text"))
     clis = {
         ("espnet_warmup.recipe.datadir", "copy", str(d), "copy"): wav_error,
         ("espnet_warmup.recipe.datadir", "fix", str(d)): wav_error,

@@ -6,7 +6,8 @@ per-utterance files (``utt2lang``, ``utt2dur``, ``utt2num_samples``). All files 
 (``LC_ALL=C`` byte order) and share the same utterance set. Files and whole dirs are written to a
 temporary name and renamed, so a reader never sees half of one.
 
-- :mod:`.kv`: the one ``key value`` reader (refusing duplicate keys and non-UTF-8 lines), writer, C-order sort key, spk2utt,
+- :mod:`.kv`: the one ``key value`` reader (refusing duplicate keys and non-UTF-8 lines), writer,
+  C-order sort key, spk2utt,
   language tags, :class:`DataDirError`;
 - :mod:`.dirs`: write a whole dir from utterance records (with its ``.done`` signature), copy,
   combine, subset, fix;
@@ -27,7 +28,7 @@ from espnet_warmup.recipe.datadir.kv import (
 
 __all__ = [
     "DONE", "MAX_PROBLEMS_PER_FILE", "NLSYM_RE", "UTT_FILES", "DataDirError", "KvFile", "combine_dirs", "convert_hint",
-    "copy_dir", "data_dir_files", "fix_dir", "format_kv", "is_done", "is_empty_transcript", "lang_tag", "read_kv", "read_table", "read_utf8_lines",
-    "read_signature", "scan_kv", "sort_key", "spk2utt_from_utt2spk", "subset_dir", "tag_lang", "validate",
+    "copy_dir", "data_dir_files", "fix_dir", "format_kv", "is_done", "is_empty_transcript", "lang_tag", "read_kv",
+    "read_table", "read_utf8_lines", "read_signature", "scan_kv", "sort_key", "spk2utt_from_utt2spk", "subset_dir", "tag_lang", "validate",
     "write_data_dir", "write_kv",
 ]

@@ -128,9 +128,9 @@ class KvFile:
 def scan_kv(path: str | os.PathLike, max_problems: int = 10) -> KvFile:
     """Read every line of ``path``, never raising for its content (the validator's view).
 
-    Problems (at most ``max_problems`` listed): unreadable file, a line that is not UTF-8
-    (its bytes, their offset and the fix named; its key still counts), a carriage return, leading white space, an empty line, a duplicate key (the
-    repeat skipped), a key out of C order.
+    Problems (at most ``max_problems`` listed): unreadable file, a line that is not UTF-8 (its
+    bytes, their offset and the fix named; its key still counts), a carriage return, leading
+    white space, an empty line, a duplicate key (the repeat skipped), a key out of C order.
     """
     table = KvFile(Path(path))
 

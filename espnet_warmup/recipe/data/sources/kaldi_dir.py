@@ -165,7 +165,8 @@ def read_data_dir(path: Path, default_lang: str = "",
         elif audio is None:
             yield Excluded(utt, "no wav.scp entry", source)
         elif not audio.strip():
-            yield Excluded(utt, "wav.scp entry missing (the line has the id only)", f"{path / 'wav.scp'}:{tables['wav.scp'].lines[utt]}")
+            yield Excluded(utt, "wav.scp entry missing (the line has the id only)",
+                           f"{path / 'wav.scp'}:{tables['wav.scp'].lines[utt]}")
         elif not norm:
             yield Excluded(utt, "empty transcript", source)
         elif has_utt2spk and utt not in utt2spk:
