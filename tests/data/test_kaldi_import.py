@@ -91,3 +91,151 @@ def test_duplicate_ids_across_corpora_are_excluded_when_combining(tmp_path, data
     assert (train / "excluded.txt").read_text() == (
         f"s-1\tduplicate utterance id (first at {tmp_path}/a/train_a/text:1) when combining\t{tmp_path}/b/train_b/text:1\n")
     assert "1 excluded (1 duplicate utterance id)" in res.stdout
+
+
+# ---------------------------------------------------------------- refused as a whole: nothing written
+THREE = {"s-1": ("s", "one"), "s-2": ("s", "two"), "s-3": ("s", "three")}
+
+
+def tree(d: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file under ``d`` with its content and modification time (what a refused run must not touch)."""
+    return {str(p.relative_to(d)): (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+def kaldi_with_lang(tmp_path: Path) -> Path:
+    src = tmp_path / "train_en"
+    make_kaldi_dir(src, THREE, tmp_path / "audio", with_lang="en")
+    (src / "utt2dur").write_text("s-1 0.5\ns-2 0.5\ns-3 0.5\n")
+    return src
+
+
+#: file -> the line appended to it that repeats an id of line 1 (or 2)
+REPEATS = {"wav.scp": ("s-1 {audio}/s-2.wav", 1), "text": ("s-2 another transcript", 2),
+           "utt2spk": ("s-3 t", 3), "utt2lang": ("s-1 it", 1), "utt2dur": ("s-2 0.7", 2)}
+
+
+def test_a_duplicate_id_in_any_file_refuses_the_import_naming_both_lines(tmp_path, data_sh):
+    src = kaldi_with_lang(tmp_path)
+    for name, (line, first) in REPEATS.items():
+        f = src / name
+        before = f.read_text()
+        f.write_text(before + line.format(audio=tmp_path / "audio") + "\n")
+        res = data_sh("--corpus", f"kaldi:{src}")
+        assert (res.returncode, res.stderr) == (
+            1, f"local/data.sh: ERROR: {f}:4: duplicate key '{line.split()[0]}' (first at {f}:{first})\n"), name
+        assert not (tmp_path / "data").exists(), name
+        f.write_text(before)
+
+
+def test_duplicates_in_wav_scp_and_text_are_both_named_in_one_run(tmp_path, data_sh):
+    src = kaldi_with_lang(tmp_path)
+    with open(src / "wav.scp", "a") as f:
+        f.write(f"s-1 {tmp_path}/audio/s-3.wav\n")
+    (src / "text").write_text("s-1 one\ns-1 uno\ns-2 two\ns-3 three\ns-3 tre\n")
+    res = data_sh("--corpus", f"kaldi:{src}")
+    assert res.returncode == 1
+    assert res.stderr == (
+        f"local/data.sh: ERROR: {src}/wav.scp:4: duplicate key 's-1' (first at {src}/wav.scp:1)\n"
+        f"local/data.sh: ERROR: {src}/text:2: duplicate key 's-1' (first at {src}/text:1) "
+        "(and 1 more problem(s) in this file)\n")
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_duplicate_segment_id_refuses_the_import(tmp_path, data_sh):
+    rep = replicas.kaldi_segmented(tmp_path / "k")
+    seg = rep["dir"] / "segments"
+    with open(seg, "a") as f:
+        f.write("spk1-a2 recB 0.1 0.2\n")
+    res = data_sh("--corpus", f"kaldi:{rep['dir']}:en")
+    assert (res.returncode, res.stderr) == (
+        1, f"local/data.sh: ERROR: {seg}:7: duplicate key 'spk1-a2' (first at {seg}:2)\n")
+    assert not (tmp_path / "data").exists()
+    assert not rep["counter"].exists()  # refused before any recording was read
+
+
+def test_a_refused_import_leaves_the_finished_one_untouched(tmp_path, data_sh):
+    src = kaldi_with_lang(tmp_path)
+    other = tmp_path / "k" / "test_it"
+    make_kaldi_dir(other, {"t-1": ("t", "ciao")}, tmp_path / "audio_it", with_lang="it")
+    specs = ("--corpus", f"kaldi:{src}", "--corpus", f"kaldi:{other}")
+    assert data_sh(*specs).returncode == 0
+    data = tmp_path / "data"
+    finished = tree(data)
+    assert read_kv(data / "train" / "text")["s-2"] == "<en> two"
+    # the second dir is fine, the first one now has a repeated id: nothing is rewritten, not even the fine one
+    (src / "text").write_text("s-1 one\ns-2 two\ns-2 deux\ns-3 three\n")
+    (other / "text").write_text("t-1 ciao ciao\n")
+    res = data_sh(*specs)
+    assert (res.returncode, res.stderr) == (
+        1, f"local/data.sh: ERROR: {src}/text:3: duplicate key 's-2' (first at {src}/text:2)\n")
+    assert tree(data) == finished
+    # a non-UTF-8 line is refused the same way
+    (src / "text").write_bytes(b"s-1 one\ns-2 deux \xe9t\xe9\ns-3 three\n")
+    res = data_sh(*specs)
+    assert res.returncode == 1
+    assert res.stderr == (
+        f"local/data.sh: ERROR: {src}/text:2: not valid UTF-8 (byte 0xe9 at column 10, file offset 17); convert the "
+        f"file to UTF-8: iconv -f <its encoding, e.g. ISO-8859-1> -t UTF-8 {src}/text > {src}/text.utf8, then move it "
+        f"in place (file -i {src}/text guesses the encoding)\n")
+    assert "Traceback" not in res.stdout + res.stderr
+    assert tree(data) == finished
+
+
+def test_non_utf8_utt2spk_is_refused_before_anything_is_written(tmp_path, data_sh):
+    src = kaldi_with_lang(tmp_path)
+    (src / "utt2spk").write_bytes(b"s-1 s\ns-2 s\ns-3 Jos\xc3\n")
+    res = data_sh("--corpus", f"kaldi:{src}")
+    assert res.returncode == 1
+    assert res.stderr.startswith(f"local/data.sh: ERROR: {src}/utt2spk:3: not valid UTF-8 "
+                                 "(byte 0xc3 at column 8, file offset 19); convert the file to UTF-8: iconv -f ")
+    assert len(res.stderr.splitlines()) == 1 and not (tmp_path / "data").exists()
+
+
+# ---------------------------------------------------------------- single utterances excluded, the rest kept
+def test_utterances_without_a_path_or_a_speaker_are_excluded_with_the_line(tmp_path, data_sh):
+    src = kaldi_with_lang(tmp_path)
+    (src / "wav.scp").write_text(f"s-1 {tmp_path}/audio/s-1.wav\ns-2\ns-3 {tmp_path}/audio/s-3.wav\n")
+    (src / "utt2spk").write_text("s-1 s\ns-2 s\n")
+    res = data_sh("--corpus", f"kaldi:{src}")
+    assert res.returncode == 0, res.stderr
+    part = tmp_path / "data" / "local" / "kaldi_train_en"
+    assert (part / "excluded.txt").read_text() == (
+        f"s-2\twav.scp entry missing (the line has the id only)\t{src}/wav.scp:2\n"
+        f"s-3\tmissing from utt2spk (it lists other utterances only)\t{src}/text:3\n")
+    assert list(read_kv(tmp_path / "data" / "train" / "text")) == ["s-1"]
+
+
+def test_failing_pipe_commands_are_excluded_at_import_and_working_ones_kept(tmp_path, data_sh):
+    src = tmp_path / "train_pipes"
+    audio = tmp_path / "audio"
+    utts = {f"s-{i}": ("s", f"word {i}") for i in range(1, 8)}
+    make_kaldi_dir(src, utts, audio, with_lang="en")
+    runs = tmp_path / "runs"
+    pipes = {
+        "s-2": f"{{ echo s-2 >> {runs}; sox {audio}/s-2.wav -t wav -; }} |",   # works
+        "s-3": f"{{ echo s-3 >> {runs}; sox {audio}/missing.wav -t wav -; }} |",
+        "s-4": "false |",
+        "s-5": "true |",                                                      # exit 0, no audio
+        "s-6": "echo not audio |",                                            # exit 0, not audio
+        "s-7": "kill -9 $$ |",
+    }
+    (src / "wav.scp").write_text("".join(f"{u} {pipes.get(u, f'{audio}/{u}.wav')}\n" for u in sorted(utts)))
+    res = data_sh("--corpus", f"kaldi:{src}", "--nj", "2")
+    assert res.returncode == 0, res.stderr
+    part, train = tmp_path / "data" / "local" / "kaldi_train_pipes", tmp_path / "data" / "train"
+    rows = [line.split("\t") for line in (part / "excluded.txt").read_text().splitlines()]
+    assert [r[0] for r in rows] == ["s-3", "s-4", "s-5", "s-6", "s-7"]
+    assert rows[0] == ["s-3", "recording command failed (exit 2: sox FAIL formats: can't open input file "
+                       f"`{audio}/missing.wav': No such file or directory): {pipes['s-3']}", f"{src}/text:3"]
+    assert rows[1] == ["s-4", "recording command failed (exit 1): false |", f"{src}/text:4"]
+    assert rows[2] == ["s-5", "recording command failed (exit 0 but nothing on stdout): true |", f"{src}/text:5"]
+    assert rows[3][1].startswith("recording command failed (exit 0 but its output is not audio: ")
+    assert rows[3][1].endswith("): echo not audio |")
+    assert rows[4] == ["s-7", "recording command failed (killed by signal 9): kill -9 $$ |", f"{src}/text:7"]
+    # the working pipe is kept as it is, measured from the audio it wrote; every command ran once
+    assert dict(read_kv(train / "wav.scp")) == {"s-1": f"{audio}/s-1.wav", "s-2": pipes["s-2"]}
+    assert dict(read_kv(train / "utt2dur")) == {"s-1": "0.500", "s-2": "0.500"}
+    assert sorted(runs.read_text().split()) == ["s-2", "s-3"]
+    assert (f"2 utterances, 1.0 s; 5 excluded (5 recording command failed), listed in {part}/excluded.txt"
+            in res.stdout)
+    assert validate(train) == []

@@ -112,14 +112,16 @@ def test_bad_segments_are_excluded_with_the_reason_and_the_rest_is_cut(tmp_path,
         "bad-miss2 recM 1 2",           # 16
         "bad-unread recU 0 1",          # 17
         "bad-pipe recP 0 1",            # 18
-        "spk1-a1 recA 0.1 0.2",         # 19: duplicate of line 1
+        "bad-chnum recA 0 1 x",         # 19
         "bad-notext recA 0 1",          # 20
     ]
     with open(d / "segments", "a") as f:
         f.write("\n".join(bad_segments) + "\n")
     with open(d / "text", "a") as f:  # lines 7-: every bad one has a transcript, plus one without segment
-        f.write("".join(f"{line.split()[0]} words\n" for line in bad_segments if not line.startswith(("spk1", "bad-notext"))))
+        f.write("".join(f"{line.split()[0]} words\n" for line in bad_segments if not line.startswith("bad-notext")))
         f.write("bad-nosegment words\n")
+    with open(d / "utt2spk", "a") as f:  # each its own speaker
+        f.write("".join(f"{u} {u}\n" for u in [line.split()[0] for line in bad_segments] + ["bad-nosegment"]))
     res = data_sh("--corpus", f"kaldi:{d}:en", "--nj", "2")
     assert res.returncode == 0, res.stderr
     part = tmp_path / "data" / "local" / "kaldi_train_seg"
@@ -146,9 +148,9 @@ def test_bad_segments_are_excluded_with_the_reason_and_the_rest_is_cut(tmp_path,
         "bad-chan": (f"segment channel 5 not in its recording (2 channel(s)): {rec_a}", f"{seg}:14"),
         "bad-miss1": (f"recording file missing: {missing}", f"{seg}:15"),
         "bad-miss2": (f"recording file missing: {missing}", f"{seg}:16"),
-        "spk1-a1": (f"duplicate utterance id (first at {seg}:1)", f"{seg}:19"),
+        "bad-chnum": ("segment channel is not a channel number ('x'; 0 is the first)", f"{seg}:19"),
         "bad-notext": ("no transcript (missing from text)", f"{seg}:20"),
-        "bad-nosegment": ("no segments entry", f"{text}:19"),
+        "bad-nosegment": ("no segments entry", f"{text}:20"),
     }
     # Each bad utterance is reported once; the good ones are all there, cut exactly.
     assert len((part / "excluded.txt").read_text().splitlines()) == 15
@@ -228,6 +230,8 @@ def test_end_minus_one_runs_to_the_end_and_a_missing_archive_is_reported(tmp_pat
     (d / "text").write_text("spk1-a1 one\nspk3-b1 two\nspk9-x1 three\n")
     with open(d / "wav.scp", "a") as f:
         f.write("recX data/raw.ark:123\n")
+    with open(d / "utt2spk", "a") as f:
+        f.write("spk9-x1 spk9\n")
     rep["utts"]["spk1-a1"] = ("recA", 2.25, 3.0, None)
     rep["utts"]["spk3-b1"] = ("recB", 0.5, 2.0, None)
     data = tmp_path / "data"

@@ -23,7 +23,7 @@ def test_kaldi_text_keeps_empty_transcripts_and_the_rest_of_the_line(tmp_path):
 def test_duplicate_id_is_an_error_naming_file_and_line(tmp_path):
     p = tmp_path / "text"
     p.write_text("u1 a\nu1 b\n", encoding="utf-8")
-    with pytest.raises(ScoringInputError, match=rf"^ref file {p}:2: duplicate key 'u1'$"):
+    with pytest.raises(ScoringInputError, match=rf"^ref file {p}:2: duplicate key 'u1' \(first at {p}:1\)$"):
         read_kaldi_map(p, "ref")
 
 

@@ -220,6 +220,12 @@ class CorpusReader:
         published corpus, identified by its root; see the Kaldi-dir reader)."""
         return ""
 
+    def check(self, lang_dir: Path) -> None:
+        """Refuse input that must not be imported at all, before any part is written: raise
+        :class:`DataPrepError` or :class:`~espnet_warmup.recipe.datadir.DataDirError` (the
+        Kaldi-dir reader: a duplicate id, a line that is not UTF-8). Nothing to check by default:
+        a published corpus's bad rows exclude single utterances."""
+
     def locate(self, root: Path, lang: str) -> Path:
         """The directory holding ``lang``'s splits under ``root``; LayoutError if absent."""
         raise NotImplementedError

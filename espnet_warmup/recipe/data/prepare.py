@@ -13,10 +13,13 @@ each source says which steps prepare it (:data:`PIPELINES`):
   ``--db NAME=PATH``:
 
   1. check every root and layout first, so a wrong root fails before any long work (exit 1,
-     showing the expected layout);
+     showing the expected layout), and every input that must be refused as a whole (a Kaldi dir
+     with a duplicate id or a line that is not UTF-8: exit 1 naming file:line of both, nothing
+     written into ``--data_dir``);
   2. per corpus, language and standard split: read the metadata, normalise texts, drop
      duplicate ids, check and measure the audio in ``--nj`` processes (progress bar; a
-     segmented Kaldi dir's segments are cut into ``<part>/wav/``, see :mod:`segments`), and write
+     segmented Kaldi dir's segments are cut into ``<part>/wav/``, a Kaldi dir's ``cmd |``
+     entries are run once, see :mod:`segments`), and write
      ``<data_dir>/local/<corpus>_<lang>_<split>/`` with ``excluded.txt`` listing every dropped
      utterance and why (a part finished from the same source is skipped on rerun);
   3. write ``<data_dir>/train`` and ``<data_dir>/dev`` (all training / development parts combined)
@@ -48,10 +51,10 @@ from espnet_warmup.recipe.data.base import CorpusSpecError, CorpusUtterance, Dat
 from espnet_warmup.recipe.data.catalog import CorpusSpec, corpora_help, corpus_names, parse_spec, test_set_names
 from espnet_warmup.recipe.data.combine import combine, drop_duplicates
 from espnet_warmup.recipe.data.sets import write_test_sets
-from espnet_warmup.recipe.data.segments import CUT_DIR, cut_segments, source_stamp
+from espnet_warmup.recipe.data.segments import CUT_DIR, cut_segments, probe_pipes, source_stamp
 from espnet_warmup.recipe.data.sources import embedded
 from espnet_warmup.recipe.data.sources.kaldi_dir import read_data_dir
-from espnet_warmup.recipe.wavscp import is_file_entry
+from espnet_warmup.recipe.wavscp import is_file_entry, is_pipe_entry
 
 #: bump when the output format changes, so finished parts are redone
 FORMAT_VERSION = "corpora-v1"
@@ -139,9 +142,11 @@ def prepare_part(part: Part, out_dir: Path, nj: int, progress: bool) -> None:
     utts, uncut, keep = _cut(part, utts, out_dir, nj, progress)
     to_probe = [u for u in utts if is_file_entry(u.audio) and u.duration is None]
     probed, bad = probe_all(to_probe, nj=nj, desc=part.name, progress=progress) if to_probe else ([], [])
-    probed_ids = {u.utt_id for u in to_probe}
-    part.utts = probed + [u for u in utts if u.utt_id not in probed_ids]
-    part.excluded = excluded + uncut + dups + bad
+    pipes = [u for u in utts if is_pipe_entry(u.audio)]  # run once each: a failing command is excluded here
+    ran, failed = probe_pipes(pipes, nj=nj, desc=f"{part.name} (cmd |)", progress=progress) if pipes else ([], [])
+    probed_ids = {u.utt_id for u in to_probe + pipes}
+    part.utts = probed + ran + [u for u in utts if u.utt_id not in probed_ids]
+    part.excluded = excluded + uncut + dups + bad + failed
     datadir.write_data_dir(out_dir, part.utts, excluded=part.excluded, signature=sig, keep=keep)
 
 
@@ -222,6 +227,8 @@ def prepare_corpora(specs: list[CorpusSpec], args: argparse.Namespace, log) -> i
     data = Path(args.data_dir)
     nj = min(os.cpu_count() or 1, 32) if args.nj is None else args.nj
     parts = plan(specs, dict(kv.split("=", 1) for kv in args.db), log)
+    for part in parts:  # refuse a whole input before writing anything
+        part.spec.reader.check(part.source_dir)
     prepare_parts(parts, data, nj, sys.stderr.isatty() if args.progress is None else args.progress, log)
     names = combine_sets(parts, data, log)
     problems = validate_sets(data, names)
@@ -268,6 +275,10 @@ def run(args: argparse.Namespace) -> int:
             print(" ".join(pipeline.test_sets(specs, dict(kv.split("=", 1) for kv in args.db))))
             return 0
         return pipeline.prepare(specs, args, log)
+    except datadir.DataDirError as e:  # one line per problem, each naming its file and line
+        for problem in e.problems:
+            print(f"local/data.sh: ERROR: {problem}", file=sys.stderr)
+        return 1
     except DataPrepError as e:
         print(f"local/data.sh: ERROR: {e}", file=sys.stderr)
         return 1

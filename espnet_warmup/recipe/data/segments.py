@@ -18,11 +18,17 @@ newer than it) is not read again, nor its command run; ``wav/.source`` records w
 cuts were made from (part signature, hashes of ``segments`` and wav.scp), and a mismatch
 discards them all.
 
+An unsegmented dir's ``command |`` entries are checked the same way (:func:`probe_pipes`): each
+command runs once, in ``--nj`` processes (progress bar), and the wav it writes is decoded to
+measure it; its wav.scp entry is kept as it is (the format stage runs it again to convert it).
+
 Bad input excludes the utterance with the reason (excluded.txt), the rest proceeds: a
 malformed line, times that are not numbers, a negative start, an empty segment, a recording
-missing from wav.scp, a duplicate id (:func:`read_segments`); a segment outside its recording
+missing from wav.scp (:func:`read_segments`); a segment outside its recording
 (an end up to :data:`MAX_OVERSHOOT` past it is clipped, as Kaldi's ``extract-segments``
-does), a missing or unreadable recording, a failing command (:func:`cut_segments`).
+does), a missing or unreadable recording, a failing command or one that writes no audio
+(:func:`cut_segments`, :func:`probe_pipes`). A duplicate id, in segments or any other file,
+refuses the whole dir before this (:mod:`espnet_warmup.recipe.data.sources.kaldi_dir`).
 """
 
 from __future__ import annotations
@@ -38,8 +44,9 @@ from typing import Mapping, Sequence
 from urllib.parse import quote
 
 from espnet_warmup.recipe.atomic import atomic_output, atomic_write_text
-from espnet_warmup.recipe.data.base import Excluded, Segment, CorpusUtterance, read_text_lines
-from espnet_warmup.recipe.wavscp import ArchiveError, CommandError, audio_source, is_file_entry
+from espnet_warmup.recipe.data.base import Excluded, Segment, CorpusUtterance
+from espnet_warmup.recipe.datadir.kv import KvFile
+from espnet_warmup.recipe.wavscp import ArchiveError, CommandError, audio_source, is_file_entry, is_pipe_entry
 
 #: seconds by which a segment may end after its recording and still be kept (clipped to the
 #: recording's end); further out it is excluded. Kaldi's extract-segments default.
@@ -59,26 +66,21 @@ def _number(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def read_segments(path: Path, recordings: Mapping[str, str]) -> tuple[dict[str, Segment], list[Excluded]]:
-    """Parse a ``segments`` file: ({utt: Segment}, excluded lines with the reason).
+def read_segments(table: KvFile, recordings: Mapping[str, str]) -> tuple[dict[str, Segment], list[Excluded]]:
+    """Parse a ``segments`` file, read by the one Kaldi-table reader (which refused duplicate
+    ids and undecodable lines already): ({utt: Segment}, excluded lines with the reason).
 
-    ``recordings`` is wav.scp (recording id -> entry). Of two lines with the same utterance id
-    the first valid one is kept and the other excluded as a duplicate, as everywhere else.
+    ``recordings`` is wav.scp (recording id -> entry).
     """
     segs: dict[str, Segment] = {}
     bad: list[Excluded] = []
-    for lineno, line, error in read_text_lines(path):
-        fields = line.split()
-        if not fields:
-            continue
-        utt, source = fields[0], f"{path}:{lineno}"
+    for utt, value in table.values.items():
+        fields = [utt, *value.split()]
+        source = f"{table.path}:{table.lines[utt]}"
 
         def exclude(reason: str) -> None:
             bad.append(Excluded(utt, reason, source))
 
-        if error:
-            exclude(error.replace("transcript", "segments line", 1))
-            continue
         if len(fields) not in (4, 5):
             exclude(f"malformed segments line ({len(fields)} fields; expected {FIELDS})")
             continue
@@ -95,8 +97,6 @@ def read_segments(path: Path, recordings: Mapping[str, str]) -> tuple[dict[str, 
             exclude(f"segment channel is not a channel number ({fields[4]!r}; 0 is the first)")
         elif rec not in recordings:
             exclude(f"recording not in wav.scp ({rec})")
-        elif utt in segs:
-            exclude(f"duplicate utterance id (first at {segs[utt].source})")
         else:
             if len(fields) == 5:
                 channel = int(fields[4])
@@ -194,14 +194,19 @@ def _open(entry: str):
         return f"recording command failed ({how}{': ' + tail if tail else ''}): {entry}"
     except ArchiveError as err:
         return f"recording unreadable ({err}): {entry}"
+    pipe = is_pipe_entry(entry)
+    if pipe and not source.getbuffer().nbytes:
+        return f"recording command failed (exit 0 but nothing on stdout): {entry}"
     try:
         f = soundfile.SoundFile(source)
     except Exception as e:  # libsndfile raises RuntimeError/LibsndfileError/TypeError
         msg = _one_line(str(e).strip().splitlines()[-1]) if str(e).strip() else type(e).__name__
+        if pipe:
+            return f"recording command failed (exit 0 but its output is not audio: {msg}): {entry}"
         return f"recording unreadable ({msg}): {entry}"
     if f.frames <= 0 or f.samplerate <= 0:
         f.close()
-        return f"recording unreadable (no samples): {entry}"
+        return f"recording {'command failed (exit 0 but its audio has' if pipe else 'unreadable ('}no samples): {entry}"
     return f
 
 
@@ -318,3 +323,36 @@ def cut_segments(
     if reused:
         summary += f" ({reused} recording(s) already cut, kept)"
     return good, bad, summary
+
+
+def _probe_pipe(entry: str) -> tuple[float, int] | str:
+    """Run a ``cmd |`` entry once: ``(duration in s, sample rate)`` of the wav it writes, or why not."""
+    f = _open(entry)
+    if isinstance(f, str):
+        return f
+    with f:
+        return f.frames / f.samplerate, int(f.samplerate)
+
+
+def probe_pipes(utts: Sequence[CorpusUtterance], nj: int = 1, desc: str = "pipes",
+                progress: bool = True) -> tuple[list[CorpusUtterance], list[Excluded]]:
+    """Run the command of each utterance's ``cmd |`` entry once, in ``nj`` processes (progress
+    bar); return (utterances with duration and rate, excluded with the reason: its exit code or
+    signal and the end of its stderr, or that it wrote no audio or no readable audio)."""
+    from tqdm import tqdm
+
+    entries = [u.audio for u in utts]
+    bar = dict(total=len(entries), desc=desc, unit="cmd", disable=not progress, mininterval=1.0, leave=False)
+    if nj > 1 and len(entries) > 1:
+        with Pool(min(nj, len(entries))) as pool:
+            chunk = max(1, min(64, len(entries) // (nj * 8)))
+            results = list(tqdm(pool.imap(_probe_pipe, entries, chunksize=chunk), **bar))
+    else:
+        results = [_probe_pipe(e) for e in tqdm(entries, **bar)]
+    good, bad = [], []
+    for u, res in zip(utts, results):
+        if isinstance(res, str):
+            bad.append(Excluded(u.utt_id, res, u.source))
+        else:
+            good.append(u.with_audio_info(*res))
+    return good, bad

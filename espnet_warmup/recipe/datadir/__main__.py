@@ -61,8 +61,12 @@ def main(argv=None) -> int:
             if n:
                 print(f"fix: dropped {n} utterance(s) from {args.dir}", file=sys.stderr)
         elif args.cmd == "subset":
-            subset_dir(args.src, args.dst, read_kv(args.keys, strict=False))
-    except (DataDirError, OSError) as err:
+            subset_dir(args.src, args.dst, read_kv(args.keys))
+    except DataDirError as err:  # one line per problem, each naming its file and line
+        for problem in err.problems:
+            print(f"ERROR: {problem}", file=sys.stderr)
+        return 1
+    except OSError as err:
         print(f"ERROR: {err}", file=sys.stderr)
         return 1
     return 0

@@ -96,16 +96,20 @@ def is_done(path: str | os.PathLike, signature: str) -> bool:
     return read_signature(path) == signature.strip()
 
 
+def _read_files(src: Path) -> dict[str, "OrderedDict[str, str]"]:
+    """The per-utterance files of ``src`` (all read before anything is written: a bad one leaves no half copy)."""
+    return {name: read_kv(src / name) for name in UTT_FILES if (src / name).is_file()}
+
+
 def copy_dir(src, dst, utt_prefix: str = "", spk_prefix: str = "") -> None:
     """Copy a data dir, optionally prefixing utterance and speaker ids (as Kaldi's copy_data_dir.sh)."""
     src, dst = Path(src), Path(dst)
+    files = _read_files(src)
     dst.mkdir(parents=True, exist_ok=True)
-    for name in UTT_FILES:
-        if (src / name).is_file():
-            kv = read_kv(src / name)
-            if name == "utt2spk":
-                kv = OrderedDict((k, spk_prefix + v) for k, v in kv.items())
-            write_kv(dst / name, ((utt_prefix + k, v) for k, v in kv.items()))
+    for name, kv in files.items():
+        if name == "utt2spk":
+            kv = OrderedDict((k, spk_prefix + v) for k, v in kv.items())
+        write_kv(dst / name, ((utt_prefix + k, v) for k, v in kv.items()))
     write_kv(dst / "spk2utt", spk2utt_from_utt2spk(read_kv(dst / "utt2spk")))
 
 
@@ -114,7 +118,7 @@ def combine_dirs(dst, srcs) -> None:
     dst = Path(dst)
     srcs = [Path(s) for s in srcs]
     names = [n for n in UTT_FILES if all((s / n).is_file() for s in srcs)]
-    dst.mkdir(parents=True, exist_ok=True)
+    combined = {}
     for name in names:
         merged: "OrderedDict[str, str]" = OrderedDict()
         for s in srcs:
@@ -122,6 +126,9 @@ def combine_dirs(dst, srcs) -> None:
                 if k in merged:
                     raise DataDirError(f"combine: utterance {k!r} occurs in more than one of {[str(x) for x in srcs]}")
                 merged[k] = v
+        combined[name] = merged
+    dst.mkdir(parents=True, exist_ok=True)
+    for name, merged in combined.items():
         write_kv(dst / name, merged)
     write_kv(dst / "spk2utt", spk2utt_from_utt2spk(read_kv(dst / "utt2spk")))
 
@@ -130,10 +137,10 @@ def subset_dir(src, dst, keys) -> None:
     """Copy the utterances ``keys`` (an iterable of ids) of ``src`` into ``dst``."""
     keep = set(keys)
     src, dst = Path(src), Path(dst)
+    files = _read_files(src)
     dst.mkdir(parents=True, exist_ok=True)
-    for name in UTT_FILES:
-        if (src / name).is_file():
-            write_kv(dst / name, ((k, v) for k, v in read_kv(src / name).items() if k in keep))
+    for name, kv in files.items():
+        write_kv(dst / name, ((k, v) for k, v in kv.items() if k in keep))
     write_kv(dst / "spk2utt", spk2utt_from_utt2spk(read_kv(dst / "utt2spk")))
 
 

@@ -3,13 +3,14 @@
 A Kaldi table file holds one ``<key> <value>`` per line (the value is the rest of the line and
 may be empty or hold spaces), sorted by key in ``LC_ALL=C`` byte order, keys unique.
 
-Reading has two modes:
-- strict (the default; the recipe's own files): a missing file, a line that is not UTF-8 and a
-  duplicate key raise :class:`DataDirError` naming the file and line;
-- lenient (a user's Kaldi dir being imported): a missing file reads as empty, undecodable bytes
-  become U+FFFD, and a repeated key keeps its last value, as building a dict line by line does.
-Blank lines are skipped in both. :func:`scan_kv` is the layer below: every line with its number,
-and the problems the validator reports instead of raising.
+Every reader of Kaldi tables in the package goes through :func:`read_table` (or
+:func:`read_kv`, its values), which refuses, with :class:`DataDirError` naming the file and
+line: a missing file (unless ``missing_ok``: optional files of a user's dir read as empty), a
+line that is not UTF-8 (with the offending bytes, their offset, and the ``iconv`` command that
+converts the file) and a duplicate key (with the line of its first occurrence: taking either
+value would silently pair one utterance's transcript with another's audio). Blank lines are
+skipped. :func:`scan_kv` is the validator's view of the same lines: it never raises but lists
+the problems, each naming the file and line.
 """
 
 from __future__ import annotations
@@ -56,17 +57,49 @@ def is_empty_transcript(value: str) -> bool:
     return all(NLSYM_RE.match(tok) for tok in value.split())
 
 
-def _lines(data: bytes) -> Iterator[tuple[int, str, bool]]:
-    """``(line number, text, valid UTF-8)`` per line of a file's bytes (no final empty piece);
-    undecodable bytes become U+FFFD in ``text``. The one line splitter of both readers."""
+def _lines(data: bytes) -> Iterator[tuple[int, str, str]]:
+    """``(line number, text, problem)`` per line of a file's bytes (no final empty piece);
+    ``problem`` is "" for a UTF-8 line, else what :func:`_utf8_problem` says (the text then
+    has U+FFFD for the undecodable bytes). The one line splitter of every reader."""
     pieces = data.split(b"\n")
     if pieces and pieces[-1] == b"":
         pieces.pop()
+    offset = 0
     for number, raw in enumerate(pieces, start=1):
         try:
-            yield number, raw.decode("utf-8"), True
-        except UnicodeDecodeError:
-            yield number, raw.decode("utf-8", "replace"), False
+            yield number, raw.decode("utf-8"), ""
+        except UnicodeDecodeError as e:
+            yield number, raw.decode("utf-8", "replace"), _utf8_problem(raw, e, offset)
+        offset += len(raw) + 1
+
+
+def _utf8_problem(raw: bytes, err: UnicodeDecodeError, line_offset: int) -> str:
+    """What is wrong with an undecodable line: the bytes, their column and file offset."""
+    bad = raw[err.start:err.end]
+    shown = " ".join(f"0x{b:02x}" for b in bad[:8])
+    return (f"not valid UTF-8 (byte{'s' if len(bad) > 1 else ''} {shown} at column {err.start + 1}, "
+            f"file offset {line_offset + err.start})")
+
+
+def convert_hint(path: str | os.PathLike) -> str:
+    """What to do about a file that is not UTF-8: convert it (Kaldi/ESPnet tables are UTF-8)."""
+    return (f"convert the file to UTF-8: iconv -f <its encoding, e.g. ISO-8859-1> -t UTF-8 {path} > {path}.utf8, "
+            f"then move it in place (file -i {path} guesses the encoding)")
+
+
+def read_utf8_lines(path: str | os.PathLike) -> list[str]:
+    """The lines of a text file (with their newlines), refusing one that is not UTF-8 with
+    :class:`DataDirError` naming the file, the line, the bytes and the fix (for tools that
+    keep lines verbatim, e.g. splitting an scp)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise DataDirError(f"{path}: cannot read: {e.strerror}") from None
+    for number, _, bad_bytes in _lines(data):
+        if bad_bytes:
+            raise DataDirError(f"{path}:{number}: {bad_bytes}; {convert_hint(path)}")
+    pieces = data.decode("utf-8").split("\n")  # "\n" only (str.splitlines also splits at U+2028, \x1c...)
+    return [piece + "\n" for piece in pieces[:-1]] + ([pieces[-1]] if pieces[-1] else [])
 
 
 def _split(text: str) -> tuple[str, str] | None:
@@ -95,9 +128,9 @@ class KvFile:
 def scan_kv(path: str | os.PathLike, max_problems: int = 10) -> KvFile:
     """Read every line of ``path``, never raising for its content (the validator's view).
 
-    Problems (at most ``max_problems`` listed): unreadable file, a line that is not UTF-8
-    (skipped), a carriage return, leading white space, an empty line, a duplicate key (the
-    repeat skipped), a key out of C order.
+    Problems (at most ``max_problems`` listed): unreadable file, a line that is not UTF-8 (its
+    bytes, their offset and the fix named; its key still counts), a carriage return, leading
+    white space, an empty line, a duplicate key (the repeat skipped), a key out of C order.
     """
     table = KvFile(Path(path))
 
@@ -111,10 +144,10 @@ def scan_kv(path: str | os.PathLike, max_problems: int = 10) -> KvFile:
         problem(f"{path}: cannot read: {e.strerror}")
         return table
     previous = None
-    for number, line, utf8 in _lines(data):
-        if not utf8:
-            problem(f"{path} line {number}: not valid UTF-8")
-            continue
+    for number, line, bad_bytes in _lines(data):
+        if bad_bytes:  # reported; its key still counts (no "missing line" problems that follow from it)
+            hint = "" if any("not valid UTF-8" in p for p in table.problems) else f"; {convert_hint(path)}"
+            problem(f"{path} line {number}: {bad_bytes}{hint}")
         if "\r" in line:
             problem(f"{path} line {number}: carriage return (\\r) in line (DOS line endings?)")
         elif line[:1].isspace():
@@ -136,32 +169,55 @@ def scan_kv(path: str | os.PathLike, max_problems: int = 10) -> KvFile:
     return table
 
 
-def read_kv(path: str | os.PathLike, strict: bool = True, what: str = "",
-            allow_empty_value: bool = True) -> "OrderedDict[str, str]":
-    """Read a ``key value`` file into an ordered dict (file order), in the mode of the module
-    docstring. ``what`` names the file's role in messages (``ref``, ``utt2spk``...);
-    ``allow_empty_value`` False makes a key without a value an error (strict mode)."""
+def read_table(path: str | os.PathLike, what: str = "", allow_empty_value: bool = True,
+               missing_ok: bool = False) -> KvFile:
+    """Read a ``key value`` file: values and line numbers by key, in file order.
+
+    Raises :class:`DataDirError` (one line: the first problem of the file, and how many more of
+    that kind it has) for a line that is not UTF-8, a duplicate key (naming the line of the
+    first occurrence and of the repeat), a key without a value when ``allow_empty_value`` is
+    False, and a missing file unless ``missing_ok`` (then it reads as empty). ``what`` names
+    the file's role in messages (``ref``, ``utt2spk``...).
+    """
     where = f"{what} file " if what else ""
-    out: "OrderedDict[str, str]" = OrderedDict()
+    table = KvFile(Path(path))
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
-        if not strict:
-            return out
+        if missing_ok:
+            return table
         raise DataDirError(f"{where}not found: {path}" if what else f"{path}: file not found") from None
-    for number, line, utf8 in _lines(data):
-        if strict and not utf8:
-            raise DataDirError(f"{where}{path}:{number}: not valid UTF-8")
+    except OSError as e:
+        raise DataDirError(f"{where}{path}: cannot read: {e.strerror}") from None
+    problems: dict[str, list[str]] = {}  # kind -> messages (the first is shown, the rest counted)
+    for number, line, bad_bytes in _lines(data):
+        if bad_bytes:
+            problems.setdefault("lines not UTF-8", []).append(f"{where}{path}:{number}: {bad_bytes}; "
+                                                             + convert_hint(path))
+            continue
         kv = _split(line)
         if kv is None:
             continue
         key, value = kv
-        if strict and key in out:
-            raise DataDirError(f"{where}{path}:{number}: duplicate key {key!r}")
-        if strict and not value and not allow_empty_value:
-            raise DataDirError(f"{where}{path}:{number}: key {key!r} has no value")
-        out[key] = value
-    return out
+        if key in table.values:
+            problems.setdefault("duplicate keys", []).append(
+                f"{where}{path}:{number}: duplicate key {key!r} (first at {path}:{table.lines[key]})")
+            continue
+        if not value and not allow_empty_value:
+            problems.setdefault("keys without a value", []).append(f"{where}{path}:{number}: key {key!r} has no value")
+        table.values[key] = value
+        table.lines[key] = number
+    if problems:
+        found = next(iter(problems.values()))
+        more = sum(len(v) for v in problems.values()) - 1
+        raise DataDirError(found[0] + (f" (and {more} more problem(s) in this file)" if more else ""))
+    return table
+
+
+def read_kv(path: str | os.PathLike, what: str = "", allow_empty_value: bool = True,
+            missing_ok: bool = False) -> "OrderedDict[str, str]":
+    """The values of :func:`read_table` (key -> value, file order); same arguments, same errors."""
+    return read_table(path, what, allow_empty_value, missing_ok).values
 
 
 def format_kv(items: Mapping[str, str] | Iterable[tuple[str, str]], sort: bool = True) -> str:

@@ -35,7 +35,7 @@ import numpy as np
 import soundfile as sf
 
 from espnet_warmup.recipe.atomic import atomic_output
-from espnet_warmup.recipe.datadir import read_kv, write_kv
+from espnet_warmup.recipe.datadir import DataDirError, read_kv, write_kv
 from espnet_warmup.recipe.wavscp import ArchiveError, CommandError, audio_source, is_file_entry, is_pipe_entry
 
 
@@ -137,12 +137,16 @@ def main(argv=None) -> int:
     p.add_argument("--out-num-samples", required=True)
     p.add_argument("wav_scp", help="(a split of) the input wav.scp")
     args = p.parse_args(argv)
-    no_sox = missing_sox(args.wav_scp)
-    if no_sox:
-        print(f"ERROR: {no_sox}", file=sys.stderr)
+    try:
+        no_sox = missing_sox(args.wav_scp)
+        if no_sox:
+            print(f"ERROR: {no_sox}", file=sys.stderr)
+            return 1
+        problems = format_split(args.wav_scp, args.fs, args.audio_dir, args.out_wav_scp, args.out_num_samples,
+                                args.audio_format)
+    except DataDirError as err:  # a wav.scp line that is not UTF-8, a duplicate key: named with file:line
+        print(f"ERROR: {err}", file=sys.stderr)
         return 1
-    problems = format_split(args.wav_scp, args.fs, args.audio_dir, args.out_wav_scp, args.out_num_samples,
-                            args.audio_format)
     if problems:
         print(f"ERROR: {len(problems)} utterance(s) with missing or unreadable audio in {args.wav_scp}:",
               file=sys.stderr)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from espnet_warmup.options import KaldiArgumentParser
 from espnet_warmup.recipe.atomic import atomic_dir, atomic_write_text
-from espnet_warmup.recipe.datadir import DataDirError, read_kv, write_kv
+from espnet_warmup.recipe.datadir import DataDirError, read_kv, read_utf8_lines, write_kv
 
 #: the files of a decoding job's 1best_recog/ (text is required, the others optional)
 DECODE_FILES = ("text", "token", "token_int", "score")
@@ -51,7 +51,7 @@ def concat_sorted(parts: list[Path]) -> str:
     """Every line of ``parts`` in C order (code-point order of str is UTF-8 byte order)."""
     lines: list[str] = []
     for p in parts:
-        lines += p.read_text(encoding="utf-8").splitlines(keepends=True)
+        lines += read_utf8_lines(p)  # a line that is not UTF-8: DataDirError naming file and line
     return "".join(sorted(lines))
 
 

@@ -16,6 +16,7 @@ import argparse
 import sys
 
 from espnet_warmup.recipe.atomic import atomic_write_text
+from espnet_warmup.recipe.datadir.kv import read_utf8_lines
 
 
 def split_lines(lines: list[str], n: int) -> list[list[str]]:
@@ -35,8 +36,7 @@ def split_lines(lines: list[str], n: int) -> list[list[str]]:
 
 def split_scp(src: str, outs: list[str]) -> None:
     """Split file ``src`` into the files ``outs`` (written atomically)."""
-    with open(src, encoding="utf-8") as f:
-        lines = [ln for ln in f if ln.strip()]
+    lines = [ln for ln in read_utf8_lines(src) if ln.strip()]
     try:
         parts = split_lines(lines, len(outs))
     except ValueError as err:
@@ -69,11 +69,9 @@ def main(argv=None) -> int:
         if args.cmd == "split":
             split_scp(args.src, args.outs)
         else:
-            with open(args.idlist, encoding="utf-8") as fh:
-                ids = {ln.split()[0] for ln in fh if ln.strip()}
-            src = sys.stdin if args.src == "-" else open(args.src, encoding="utf-8")
-            with src:
-                sys.stdout.writelines(filter_lines(ids, src, args.exclude))
+            ids = {ln.split()[0] for ln in read_utf8_lines(args.idlist) if ln.strip()}
+            src = sys.stdin.readlines() if args.src == "-" else read_utf8_lines(args.src)
+            sys.stdout.writelines(filter_lines(ids, src, args.exclude))
     except (ValueError, OSError) as err:
         print(f"ERROR: {err}", file=sys.stderr)
         return 1

@@ -2,9 +2,13 @@
 
 :class:`KaldiDirReader` is the reader of one such dir: one part, named ``kaldi_<dir name>``, whose
 role comes from the dir's name as Kaldi recipes name them (:func:`kaldi_role`). Its files are read
-leniently (:func:`espnet_warmup.recipe.datadir.read_kv` with ``strict=False``: a user's dir may be
-rough); a segmented dir's segments are cut by the driver (see
-:mod:`espnet_warmup.recipe.data.segments`).
+with the one Kaldi-table reader (:func:`espnet_warmup.recipe.datadir.read_table`): a duplicate id
+in any of them, or a line that is not UTF-8, refuses the whole dir (:class:`DataDirError` naming
+the file and both lines) before anything is written (:meth:`KaldiDirReader.check`), because
+either choice of the two lines could pair one utterance's transcript with another's audio.
+Problems of single utterances (no transcript, no language, bad audio...) exclude just those.
+A segmented dir's segments are cut, and the command of each ``cmd |`` entry is run once, by the
+driver (see :mod:`espnet_warmup.recipe.data.segments`).
 """
 
 from __future__ import annotations
@@ -13,15 +17,14 @@ from pathlib import Path
 from typing import Iterator
 
 from espnet_warmup.recipe import datadir
-from espnet_warmup.recipe.data.base import (
-    CorpusReader, CorpusUtterance, Excluded, LayoutError, Segment, read_text_lines,
-)
+from espnet_warmup.recipe.data.base import CorpusReader, CorpusUtterance, Excluded, LayoutError, Segment
 from espnet_warmup.recipe.data.normalize import normalize_text
 from espnet_warmup.recipe.data.segments import read_segments
 from espnet_warmup.recipe.wavscp import is_archive_entry
 
-#: the files of an imported Kaldi dir whose edits must redo its import
+#: the files of an imported Kaldi dir whose edits must redo its import (all read, all checked)
 KALDI_FILES = ("wav.scp", "text", "segments", "utt2spk", "utt2lang", "utt2dur")
+REQUIRED = ("wav.scp", "text")
 LAYOUT = "  <dir>/wav.scp text [utt2spk utt2lang utt2dur segments]   (a Kaldi data dir)"
 
 
@@ -66,8 +69,14 @@ class KaldiDirReader(CorpusReader):
     def has_split(self, lang_dir: Path, split: str) -> bool:
         return True
 
+    def check(self, lang_dir: Path) -> None:
+        """Read every file of the dir (raises DataDirError for a duplicate id or a non-UTF-8 line)."""
+        self._tables = (lang_dir, self.source_files(lang_dir), read_tables(lang_dir))
+
     def read_split(self, lang_dir: Path, lang: str, split: str) -> Iterator[CorpusUtterance | Excluded]:
-        return read_data_dir(lang_dir, lang)
+        cached = getattr(self, "_tables", None)
+        fresh = cached is not None and cached[:2] == (lang_dir, self.source_files(lang_dir))
+        return read_data_dir(lang_dir, lang, tables=cached[2] if fresh else None)
 
     def source_files(self, lang_dir: Path) -> str:
         """Size and modification time of the dir's files: editing one (fixing a transcript) and
@@ -82,45 +91,66 @@ class KaldiDirReader(CorpusReader):
         return " [" + " ".join(stats) + "]"
 
 
-def read_data_dir(path: Path, default_lang: str = "") -> Iterator[CorpusUtterance | Excluded]:
+def _duration(value: str | None) -> float | None:
+    """An utt2dur value as seconds; None (measured from the audio instead) if absent or not a positive number."""
+    try:
+        seconds = float(value) if value else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and seconds > 0 else None
+
+
+def read_tables(path: Path) -> dict[str, datadir.KvFile]:
+    """Every file of :data:`KALDI_FILES` in ``path`` (an absent optional one reads as empty), each
+    by the one reader: :class:`~espnet_warmup.recipe.datadir.DataDirError` for a duplicate id
+    (file:line of the first and of the repeat) or a line that is not UTF-8."""
+    for name in REQUIRED:
+        if not (path / name).is_file():
+            raise LayoutError(f"kaldi: {path}/{name} is missing; a Kaldi data dir needs wav.scp and text.")
+    tables, problems = {}, []
+    for name in KALDI_FILES:  # every file read, so that one run names the problems of all of them
+        try:
+            tables[name] = datadir.read_table(path / name, missing_ok=name not in REQUIRED)
+        except datadir.DataDirError as err:
+            problems += err.problems
+    if problems:
+        raise datadir.DataDirError(problems)
+    return tables
+
+
+def read_data_dir(path: Path, default_lang: str = "",
+                  tables: dict[str, datadir.KvFile] | None = None) -> Iterator[CorpusUtterance | Excluded]:
     """Read a Kaldi data dir (ours or anyone's): wav.scp + text [+ utt2spk, utt2lang, utt2dur, segments].
 
-    Texts are normalised like every other corpus (idempotent on ours); a leading ``<xx>``
-    language tag is taken as the utterance's language. The language comes from, in order:
-    the tag, utt2lang, ``default_lang``; an utterance with none is excluded with the reason.
+    Its files are read by :func:`read_tables` (or given as ``tables``, read so already): a
+    duplicate id or undecodable line raises before the first record. Texts are normalised like
+    every other corpus (idempotent on ours); a leading ``<xx>`` language tag is taken as the
+    utterance's language. The language comes from, in order: the tag, utt2lang,
+    ``default_lang``; an utterance with none is excluded with the reason.
     With a ``segments`` file, wav.scp is keyed by recording: each utterance then carries its
     :class:`~espnet_warmup.recipe.data.base.Segment` and, as ``audio``, its recording's wav.scp
     entry, to be cut by :func:`espnet_warmup.recipe.data.segments.cut_segments` (its utt2dur, if
     any, is not used: the cut gives the duration). An archive entry (``x.ark:123``, audio
     written by Kaldi's wav-copy or ESPnet's ark formats) gets a segment spanning its whole
-    recording, so it is extracted to a wav file the same way.
+    recording, so it is extracted to a wav file the same way. A ``cmd |`` entry of an
+    unsegmented dir stays as it is; the driver runs it once to check it
+    (:func:`espnet_warmup.recipe.data.segments.probe_pipes`).
     """
-    for name in ("wav.scp", "text"):
-        if not (path / name).is_file():
-            raise LayoutError(f"kaldi: {path}/{name} is missing; a Kaldi data dir needs wav.scp and text.")
-    wav = datadir.read_kv(path / "wav.scp", strict=False)
-    utt2spk = datadir.read_kv(path / "utt2spk", strict=False)
-    utt2lang = datadir.read_kv(path / "utt2lang", strict=False)
-    utt2dur = datadir.read_kv(path / "utt2dur", strict=False)
+    tables = read_tables(path) if tables is None else tables
+    wav, text = tables["wav.scp"].values, tables["text"]
+    utt2spk, utt2lang, utt2dur = (tables[n].values for n in ("utt2spk", "utt2lang", "utt2dur"))
+    has_utt2spk = (path / "utt2spk").is_file()
     segments = None
-    reported: set[str] = set()  # ids whose every segments line was excluded already
+    reported: set[str] = set()  # ids whose segments line was excluded already
     if (path / "segments").is_file():
-        segments, bad = read_segments(path / "segments", wav)
+        segments, bad = read_segments(tables["segments"], wav)
         yield from bad
-        reported = {e.utt_id for e in bad} - segments.keys()
-    seen: set[str] = set()
-    for lineno, line, error in read_text_lines(path / "text"):
-        utt, _, text = line.strip().partition(" ")
-        if not utt:
-            continue
-        source = f"{path / 'text'}:{lineno}"
-        seen.add(utt)
+        reported = {e.utt_id for e in bad}
+    for utt, value in text.values.items():
+        source = f"{text.path}:{text.lines[utt]}"
         if utt in reported:
             continue
-        if error:
-            yield Excluded(utt, error, source)
-            continue
-        words = text.split()
+        words = value.split()
         lang = utt2lang.get(utt, default_lang)
         if words and datadir.tag_lang(words[0]):
             lang, words = datadir.tag_lang(words[0]), words[1:]
@@ -128,24 +158,29 @@ def read_data_dir(path: Path, default_lang: str = "") -> Iterator[CorpusUtteranc
         audio = wav.get(segment.recording if segment else utt)
         if segments is None and audio is not None and is_archive_entry(audio):
             # audio inside a Kaldi/ESPnet archive: extracted like a segment spanning its recording
-            segment = Segment(utt, 0.0, None, None, f"{path / 'wav.scp'}")
+            segment = Segment(utt, 0.0, None, None, f"{path / 'wav.scp'}:{tables['wav.scp'].lines[utt]}")
         norm = normalize_text(" ".join(words))
         if segments is not None and segment is None:
             yield Excluded(utt, "no segments entry", source)
         elif audio is None:
             yield Excluded(utt, "no wav.scp entry", source)
+        elif not audio.strip():
+            yield Excluded(utt, "wav.scp entry missing (the line has the id only)",
+                           f"{path / 'wav.scp'}:{tables['wav.scp'].lines[utt]}")
         elif not norm:
             yield Excluded(utt, "empty transcript", source)
+        elif has_utt2spk and utt not in utt2spk:
+            yield Excluded(utt, "missing from utt2spk (it lists other utterances only)", source)
         elif not lang:
             yield Excluded(utt, "no language (no <xx> tag, no utt2lang entry, no kaldi:<dir>:<lang>)", source)
         else:
-            dur = None if segment else utt2dur.get(utt)
-            yield CorpusUtterance(utt, utt2spk.get(utt, utt), audio, norm, lang, source,
-                            float(dur) if dur else None, segment=segment)
+            dur = None if segment else _duration(utt2dur.get(utt))
+            yield CorpusUtterance(utt, utt2spk.get(utt, utt), audio, norm, lang, source, dur, segment=segment)
     if segments is not None:
         for utt, segment in segments.items():
-            if utt not in seen:
+            if utt not in text.values:
                 yield Excluded(utt, "no transcript (missing from text)", segment.source)
     else:
-        for utt in wav.keys() - seen:
-            yield Excluded(utt, "no transcript (missing from text)", f"{path / 'wav.scp'}")
+        lines = tables["wav.scp"].lines
+        for utt in (u for u in wav if u not in text.values):
+            yield Excluded(utt, "no transcript (missing from text)", f"{path / 'wav.scp'}:{lines[utt]}")
