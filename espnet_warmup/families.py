@@ -322,7 +322,8 @@ def combination_problems(conf: Mapping[str, Any]) -> list[str]:
             out.append(f"decay_ratio must be <= (total_steps - warmup_steps) / total_steps "
                        f"({(total - w) / total:.6g}): the decay would start before the warmup ends, got {ratio}")
     if tail == "exponential" and conf.get("min_lr_ratio") == 0:
-        out.append("min_lr_ratio must be > 0 for tail exponential (it decays as min_lr_ratio ** p), got 0")
+        out.append(f"min_lr_ratio must be > 0 for tail exponential (it decays as min_lr_ratio ** p), "
+                   f"got {conf['min_lr_ratio']!r}")
     return out
 
 
