@@ -313,8 +313,8 @@ def combination_problems(conf: Mapping[str, Any]) -> list[str]:
     if tail == "wsd" and total is not None and total > w:
         n, ratio = conf.get("num_decay_steps"), conf.get("decay_ratio")
         if (n is None) == (ratio is None):
-            out.append("num_decay_steps or decay_ratio is required by tail wsd (exactly one of them): the "
-                       "decay length in updates, or as a fraction of total_steps")
+            out.append("num_decay_steps is required by tail wsd, or decay_ratio instead (exactly one of them): "
+                       "the decay length in updates, or as a fraction of total_steps")
         elif n is not None and n > total - w:
             out.append(f"num_decay_steps must be <= total_steps - warmup_steps ({total - w}): the decay would start "
                        f"before the warmup ends, got {n}")

@@ -398,8 +398,8 @@ BAD = [
     ({"shape": "polynomial", "power": -1.0}, "power must be a finite number > 0, got -1.0"),
     ({"warmup_steps": 0}, "warmup_steps must be an integer >= 1 for shape linear (0 only with shape none), got 0"),
     ({"warmup_steps": 12.5}, "warmup_steps must be an integer >= 0, got 12.5"),
-    ({"tail": "wsd", "total_steps": 500}, "num_decay_steps or decay_ratio is required by tail wsd (exactly one of "
-                                          "them): the decay length in updates, or as a fraction of total_steps"),
+    ({"tail": "wsd", "total_steps": 500}, "num_decay_steps is required by tail wsd, or decay_ratio instead (exactly "
+                                          "one of them): the decay length in updates, or as a fraction of total_steps"),
     ({"tail": "wsd", "total_steps": 500, "num_decay_steps": 450},
      "num_decay_steps must be <= total_steps - warmup_steps (400): the decay would start before the warmup ends, "
      "got 450"),
