@@ -76,3 +76,17 @@ def test_logged_lr_is_the_closed_form_and_resume_after_epoch_1_continues_it(data
     resumed = [v for _, _, v in logged_lrs(first.stderr) + logged_lrs(second.stderr)]
     assert resumed == [v for _, _, v in text]
     assert [v for _, v in tensorboard_lrs(tmp_path / "resumed")] == [v for _, v in tb]
+
+
+def test_espnet_print_config_shows_the_generic_schema(tmp_path):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "espnet_warmup", "-m", "espnet2.bin.asr_train", "--print_config",
+                          "--scheduler", "warmupschedulelr"], capture_output=True, text=True, timeout=600,
+                         cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    keys = [k for k in families.KEYS]
+    block = out.stdout.split("scheduler: warmupschedulelr\nscheduler_conf:\n", 1)[1].splitlines()
+    assert [line.split(":")[0].strip() for line in block[: len(keys)]] == keys
+    assert block[0] == "    shape: linear" and block[1] == "    tail: inverse_sqrt"
