@@ -80,3 +80,27 @@ def test_plot_lr_draws_the_family_configs_and_names_the_floor(tmp_path):
     assert lines[1].endswith("warmup ends at update 20, floor from update 80")
     assert lines[2] == "train_none_linear: scheduler=warmupschedulelr peak_lr=1.000e-03 no warmup, floor from update 80"
     assert (tmp_path / "lr.png").stat().st_size > 5_000
+
+
+def test_the_report_names_shape_and_tail_and_reads_the_warmup(tmp_path):
+    from espnet_warmup.recipe.report import build_report, find_experiments
+    from test_family_declaration import write_exp_dir
+
+    exp = write_exp_dir(tmp_path / "exp" / "asr_train_exp_cosine")  # a finished exp dir (config + train.log)
+    conf = yaml.safe_load((exp / "config.yaml").read_text())
+    conf.update(scheduler="warmupschedulelr", num_iters_per_epoch=8,
+                scheduler_conf={"shape": "exponential", "warmup_steps": 8, "tail": "cosine", "total_steps": 16})
+    (exp / "config.yaml").write_text(yaml.safe_dump(conf))
+    wsd = write_exp_dir(tmp_path / "exp" / "asr_train_wsd")
+    conf.update(scheduler="warmupstabledecaylr",
+                scheduler_conf={"warmup_steps": 4, "total_steps": 16, "num_decay_steps": 4})
+    (wsd / "config.yaml").write_text(yaml.safe_dump(conf))
+    res = build_report(find_experiments(tmp_path / "exp", []), tmp_path / "RESULTS.md", tmp_path / "images")
+    rows = {r["name"]: r for r in res["rows"]}
+    assert (rows["asr_train_exp_cosine"]["scheduler"], rows["asr_train_exp_cosine"]["warmup_updates"]) == \
+        ("warmupschedulelr (exponential + cosine)", 8)
+    assert (rows["asr_train_wsd"]["scheduler"], rows["asr_train_wsd"]["warmup_updates"]) == \
+        ("warmupstabledecaylr (linear + wsd)", 4)
+    assert rows["asr_train_wsd"]["warmup_peak_grad_norm"] == 5.0  # the logged norms 3, 4, 5 of the first 4 updates
+    md = (tmp_path / "RESULTS.md").read_text()
+    assert "|asr_train_exp_cosine|warmupschedulelr (exponential + cosine)|" in md
