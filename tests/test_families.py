@@ -437,3 +437,22 @@ def test_shape_none_with_zero_warmup_starts_at_the_peak():
                             "min_lr_ratio": 0.5})
     assert [sch.factor(i) for i in (0, 1, 50, 100, 101)] == [1.0, 0.995, 0.75, 0.5, 0.5]
     assert sch.warmup_end is None
+
+
+def test_the_paper_joins_are_unchanged_bit_for_bit():
+    from espnet_warmup import schedules as S
+
+    for i in [0, 1, 7, 24_999, W - 1, W, W + 1, 10**6]:
+        x = i / W
+        assert S.linear_warmup(x) == x  # start_factor 0: exactly x, as before
+        for shape, kw in [(S.linear_warmup, {}), (S.exponential_warmup, {"alpha": 1.5}),
+                          (S.polynomial_warmup, {"power": 1.5})]:
+            assert S.join(i, W, shape, kw, S.inverse_sqrt_decay, {}) == S.warmup_factor(i, W, shape, **kw)
+        assert schedule(shape="exponential", alpha=1.5).factor(i) == S.exponential_warmup_lr(i, 1.0, W, 1.5)
+
+
+def test_cosine_ramp_keeps_full_precision_at_the_first_update():
+    # (1 - cos(pi x))/2 in floats would keep ~7 digits at x = 2e-5; sin^2(pi x / 2) keeps them all
+    got = schedule(shape="cosine", tail="constant").factor(1)
+    assert got == pytest.approx(float((1 - mp.cos(mp.pi / W)) / 2), rel=1e-14)
+    assert abs((1 - math.cos(math.pi / W)) / 2 - got) / got > 1e-9  # the naive form really is worse here
