@@ -1,10 +1,11 @@
-"""espnet_warmup: exponential and polynomial learning-rate warmup for ESPnet.
+"""espnet_warmup: exponential and polynomial learning-rate warmup for ESPnet, and any warmup shape x decay tail.
 
 Importing this package changes nothing in ESPnet (and imports neither torch nor
 espnet2). Call :func:`register` -- or run training through
 ``python -m espnet_warmup -m espnet2.bin.asr_train ...`` -- to add the schedulers
-``exponentialwarmuplr`` and ``polynomialwarmuplr`` to
-``espnet2.tasks.abs_task.scheduler_classes``.
+``exponentialwarmuplr`` and ``polynomialwarmuplr`` (the paper's), ``warmupschedulelr`` (any shape
+joined to any tail, :mod:`espnet_warmup.families`) and its presets ``warmupcosinelr`` and
+``warmupstabledecaylr`` to ``espnet2.tasks.abs_task.scheduler_classes``.
 
 The plugin core (this package's top-level modules) needs espnet, torch and pyyaml only; the
 recipe toolkit is :mod:`espnet_warmup.recipe` (``pip install 'espnet-warmup[recipe]'``).

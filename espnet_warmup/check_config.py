@@ -94,6 +94,10 @@ def _check_scheduler(config: dict, suffix: str) -> list[str]:
             f"{planned.total} updates ({planned.formula}); the run ends before reaching the peak LR"
         )
 
+    # Family-specific rules (a shape x tail family: T, the combination), declared by the class.
+    if not errors and hasattr(cls, "config_problems"):
+        errors += [f"{conf_key}.{msg}" for msg in cls.config_problems(spec.conf, planned)]
+
     if not errors and lr is not None:
         errors += _try_build(cls, conf, lr, conf_key, name)
     return errors

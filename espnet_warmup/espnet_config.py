@@ -206,6 +206,7 @@ class SchedulerSpec:
     knots: list[int]  # intermediate warmup knots (piecewise), for marking plots
     warmup_key: str | None = None  # the scheduler_conf key that sets warmup_end (for messages)
     closed_form: bool = False  # lr is a function of the update counter only (no chained state)
+    decay_marks: list[int] = dataclasses.field(default_factory=list)  # tail changes (WSD decay start, T)
 
 
 def _is_none(name: Any) -> bool:
@@ -236,9 +237,13 @@ def scheduler_spec(config: dict[str, Any], suffix: str = "") -> SchedulerSpec:
     conf = {**constructor_defaults(cls), **given}
 
     facts = ESPNET_SCHEDULERS.get(name)
+    decay_marks: list[int] = []
     if hasattr(cls, "warmup_key"):  # declared by the class (ours, or a user's family)
         warmup_key, closed_form = cls.warmup_key, bool(getattr(cls, "closed_form", False))
         warmup_end, knots = _steps_window(conf, warmup_key)
+        marks = cls.schedule_marks(conf) if hasattr(cls, "schedule_marks") else None
+        if marks is not None:  # a shape x tail family: its own window (none: no warmup), and the tail's marks
+            warmup_end, knots, decay_marks = marks
     elif facts is not None:
         warmup_key, closed_form = facts.warmup_key, facts.closed_form
         warmup_end, knots = facts.window(conf)
@@ -249,4 +254,4 @@ def scheduler_spec(config: dict[str, Any], suffix: str = "") -> SchedulerSpec:
         warmup_key, closed_form, warmup_end, knots = None, False, None, []
     if warmup_end is None:
         warmup_key = None
-    return SchedulerSpec(name, cls, conf, warmup_end, knots, warmup_key, closed_form)
+    return SchedulerSpec(name, cls, conf, warmup_end, knots, warmup_key, closed_form, decay_marks)

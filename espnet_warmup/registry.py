@@ -16,12 +16,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from espnet_warmup.schedulers import ExponentialWarmupLR, PolynomialWarmupLR
+from espnet_warmup.schedulers import (
+    ExponentialWarmupLR,
+    PolynomialWarmupLR,
+    WarmupCosineLR,
+    WarmupScheduleLR,
+    WarmupStableDecayLR,
+)
 
 #: ESPnet registry key (the lower-cased class name, ESPnet's convention) -> class
 SCHEDULERS: dict[str, type] = {
     "exponentialwarmuplr": ExponentialWarmupLR,
     "polynomialwarmuplr": PolynomialWarmupLR,
+    # any shape x tail (espnet_warmup.families), and its presets under the names users look for
+    "warmupschedulelr": WarmupScheduleLR,
+    "warmupcosinelr": WarmupCosineLR,
+    "warmupstabledecaylr": WarmupStableDecayLR,
 }
 
 

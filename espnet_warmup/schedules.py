@@ -12,11 +12,21 @@ where
     eta  is the peak learning rate (the optimizer's ``lr``),
     s    maps warmup progress x = i/w in [0, 1] to a factor in [0, 1], s(0) = 0, s(1) = 1.
 
-Shapes (the formulas of the paper's released code, hlt-mt/FBK-fairseq):
-    linear          s(x) = x                                   (ESPnet ``warmuplr``)
+Shapes (the first four are the formulas of the paper's released code, hlt-mt/FBK-fairseq):
+    linear          s(x) = f0 + (1 - f0) x, f0 = 0 by default  (ESPnet ``warmuplr``)
     polynomial      s(x) = x ** p                              (``polynomial_warmup``, p = 1.5 in the paper)
-    exponential     s(x) = (e^(a x) - 1) / (e^a - 1)           (``exponential_warmup``, a = 1.5 in the paper)
+    exponential     s(x) = (e^(a x) - 1) / (e^a - 1)           (``exponential_warmup``, a = 1.5 in the paper;
+                                                                convex: slow start, steep end)
     piecewise       linear interpolation through knots (x_k, s_k)   (OWSM / ESPnet ``piecewiselinearwarmuplr``)
+    saturating exponential  s(x) = 1 - e^(-k x)                (concave: steep start, flat end; the
+                                                                *opposite* curvature of ``exponential``)
+    cosine ramp     s(x) = (1 - cos(pi x)) / 2
+    none            s(x) = 1                                   (the peak from update 1)
+
+Tails beyond the paper's inverse-square-root (the ``*_decay`` functions below, for i >= w): constant,
+cosine / linear / exponential decay to a floor at the last update T, and warmup-stable-decay (WSD).
+Every tail that decays to a floor holds it past T. :mod:`espnet_warmup.families` names them and
+joins any shape to any tail (:func:`join`).
 
 Everything here is plain Python floats: no torch, no numpy, no state.
 """
@@ -58,9 +68,37 @@ def _check_step(step: int) -> None:
 
 
 # --------------------------------------------------------------------------- shapes
-def linear_warmup(x: float) -> float:
-    """s(x) = x."""
-    return float(x)
+def linear_warmup(x: float, start_factor: float = 0.0) -> float:
+    """s(x) = f0 + (1 - f0) x with f0 = ``start_factor`` = eta0 / eta (the LR at update 0 over the peak).
+
+    f0 = 0 (the default) is s(x) = x exactly (``0.0 + 1.0 * x == x``): ESPnet's ``warmuplr``.
+    """
+    return start_factor + (1.0 - start_factor) * float(x)
+
+
+def saturating_exponential_warmup(x: float, rate: float) -> float:
+    """Saturating exponential s(x) = 1 - e^(-k x), k = ``rate`` (concave; *not* the paper's exponential).
+
+    This is the "exponential warmup" of Ma & Yarats (arXiv 1910.04209, ``pytorch_warmup``'s
+    ``ExponentialWarmup``): 1 - exp(-i / tau) with the time constant tau = w / k updates. It rises
+    fastest at the start and flattens towards the peak, the opposite curvature of
+    :func:`exponential_warmup` (the paper's, convex). It never reaches 1: at the end of the warmup
+    (x = 1, update w) it is 1 - e^(-k), and the tail takes over there at the full peak, so the LR
+    steps up by eta * e^(-k) at update w (0.67 % of the peak for k = 5, 0.09 % for k = 7).
+    Computed with ``expm1`` (full precision for the first updates).
+    """
+    return -math.expm1(-rate * float(x))
+
+
+def cosine_warmup(x: float) -> float:
+    """Cosine ramp s(x) = (1 - cos(pi x)) / 2, computed as sin(pi x / 2)^2 (the same value; no
+    cancellation near x = 0). s(1) = 1 exactly."""
+    return math.sin(math.pi * float(x) / 2.0) ** 2
+
+
+def no_warmup(x: float) -> float:
+    """s(x) = 1: the peak LR from update 1 (shape ``none``)."""
+    return 1.0
 
 
 def polynomial_warmup(x: float, power: float) -> float:
@@ -96,6 +134,110 @@ def piecewise_linear_warmup(x: float, knots: Sequence[tuple[float, float]]) -> f
 def inverse_sqrt_decay(step: int, warmup_steps: int) -> float:
     """Tail factor sqrt(w / i) for i >= w (1 at i = w)."""
     return math.sqrt(warmup_steps / step)
+
+
+# --------------------------------------------------------------------------- tails beyond the paper
+# Each tail maps update i >= w to a factor of the peak: 1 at i = w, a floor m = min_lr_ratio
+# (eta_min = m * eta) at the last update T = total_steps, and m for every i > T (held: a cosine
+# evaluated beyond its span would rise again). Between w and T: m + (1 - m) g(p), p = (i - w)/(T - w).
+def constant_tail(step: int, warmup_steps: int) -> float:
+    """Tail factor 1 for every i >= w (warmup, then the constant peak)."""
+    return 1.0
+
+
+def _progress(step: float, start: float, end: float) -> float:
+    """(i - start) / (end - start), clamped to [0, 1]."""
+    if step <= start:
+        return 0.0
+    if step >= end:
+        return 1.0
+    return (step - start) / (end - start)
+
+
+def _to_floor(g: float, p: float, min_lr_ratio: float) -> float:
+    """m + (1 - m) g at progress p; exactly 1 at p = 0 and exactly m at p = 1 (and clamped to [m, 1],
+    so rounding can never put a value below the floor or above the peak)."""
+    if p <= 0.0:
+        return 1.0
+    if p >= 1.0:
+        return float(min_lr_ratio)
+    return min(1.0, max(min_lr_ratio, min_lr_ratio + (1.0 - min_lr_ratio) * g))
+
+
+def _cosine_down(p: float) -> float:
+    return (1.0 + math.cos(math.pi * p)) / 2.0
+
+
+def _linear_down(p: float) -> float:
+    return 1.0 - p
+
+
+def _one_minus_sqrt_down(p: float) -> float:
+    return 1.0 - math.sqrt(p)
+
+
+#: the decay shapes g(p) of the WSD tail (HF transformers' ``decay_type`` names)
+DECAY_TYPES: dict[str, Callable[[float], float]] = {
+    "linear": _linear_down,
+    "cosine": _cosine_down,
+    "1-sqrt": _one_minus_sqrt_down,
+}
+
+
+def cosine_decay(step: int, warmup_steps: int, total_steps: int, min_lr_ratio: float = 0.0) -> float:
+    """m + (1 - m)(1 + cos(pi (i - w)/(T - w)))/2 for w <= i <= T, m after T.
+
+    Times eta this is torch's ``CosineAnnealingLR(T_max = T - w, eta_min = m eta)`` started at
+    update w, except that it holds eta_min past T instead of rising again.
+    """
+    p = _progress(step, warmup_steps, total_steps)
+    return _to_floor(_cosine_down(p), p, min_lr_ratio)
+
+
+def linear_decay(step: int, warmup_steps: int, total_steps: int, min_lr_ratio: float = 0.0) -> float:
+    """m + (1 - m)(T - i)/(T - w) for w <= i <= T, m after T."""
+    p = _progress(step, warmup_steps, total_steps)
+    return _to_floor(_linear_down(p), p, min_lr_ratio)
+
+
+def exponential_decay(step: int, warmup_steps: int, total_steps: int, min_lr_ratio: float) -> float:
+    """m^((i - w)/(T - w)) for w <= i <= T (geometric from 1 to m > 0), m after T.
+
+    The same curve as ESPnet's ``exponentialdecaywarmup`` (max_lr -> min_lr over the decay) and
+    SpeechBrain's ``WarmAndExpDecayLRSchedule`` (``decay_factor`` = m).
+    """
+    p = _progress(step, warmup_steps, total_steps)
+    if p <= 0.0:
+        return 1.0
+    if p >= 1.0:
+        return float(min_lr_ratio)
+    return min(1.0, max(min_lr_ratio, min_lr_ratio ** p))
+
+
+def wsd_decay(step: int, warmup_steps: int, total_steps: int, decay_steps: float,
+              decay_type: str = "linear", min_lr_ratio: float = 0.0) -> float:
+    """Warmup-stable-decay tail: 1 (stable) until D = T - n, then m + (1 - m) g(p), p = (i - D)/n,
+    down to m at T, m after T.
+
+    n = ``decay_steps`` (the decay length in updates, w <= D), g = :data:`DECAY_TYPES`
+    [``decay_type``]: linear 1 - p, cosine (1 + cos(pi p))/2, 1-sqrt 1 - sqrt(p).
+    """
+    start = total_steps - decay_steps
+    p = _progress(step, start, total_steps)
+    return _to_floor(DECAY_TYPES[decay_type](p), p, min_lr_ratio)
+
+
+def join(step: int, warmup_steps: int, shape: Shape, shape_params: dict, tail: Callable[..., float],
+         tail_params: dict) -> float:
+    """Factor of the peak LR at update ``step``: s(i/w) for i < w, then tail(i, w, **tail_params).
+
+    The general form of :func:`warmup_factor` (which is this join with the inverse-sqrt tail);
+    w = 0 (shape ``none`` only) means the tail from update 0.
+    """
+    _check_step(step)
+    if step < warmup_steps:
+        return shape(step / warmup_steps, **shape_params)
+    return tail(step, warmup_steps, **tail_params)
 
 
 def warmup_factor(step: int, warmup_steps: int, shape: Shape, **params: object) -> float:

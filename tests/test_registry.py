@@ -6,7 +6,13 @@ import sys
 import pytest
 
 from espnet_warmup.registry import SCHEDULERS, RegistrationConflict, register
-from espnet_warmup.schedulers import ExponentialWarmupLR, PolynomialWarmupLR
+from espnet_warmup.schedulers import (
+    ExponentialWarmupLR,
+    PolynomialWarmupLR,
+    WarmupCosineLR,
+    WarmupScheduleLR,
+    WarmupStableDecayLR,
+)
 
 
 def test_importing_the_package_changes_nothing_in_espnet():
@@ -30,9 +36,11 @@ def test_importing_the_package_does_not_import_torch():
     assert out.stdout.strip() == "False False"
 
 
-def test_register_adds_both_under_lowercase_class_names():
+def test_register_adds_every_family_under_lowercase_class_names():
     reg = register({})
-    assert reg == {"exponentialwarmuplr": ExponentialWarmupLR, "polynomialwarmuplr": PolynomialWarmupLR}
+    assert reg == {"exponentialwarmuplr": ExponentialWarmupLR, "polynomialwarmuplr": PolynomialWarmupLR,
+                   "warmupschedulelr": WarmupScheduleLR, "warmupcosinelr": WarmupCosineLR,
+                   "warmupstabledecaylr": WarmupStableDecayLR}
     assert all(name == cls.__name__.lower() for name, cls in SCHEDULERS.items())
 
 
@@ -41,7 +49,7 @@ def test_register_twice_is_harmless():
     register(reg)
     register(reg)
     assert reg["exponentialwarmuplr"] is ExponentialWarmupLR and reg["warmuplr"] is object
-    assert len(reg) == 3
+    assert len(reg) == 1 + len(SCHEDULERS) == 6
 
 
 def test_register_refuses_to_replace_a_different_class_and_changes_nothing():

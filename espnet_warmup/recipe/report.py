@@ -109,6 +109,23 @@ def warmup_iterations(run: RunCurves) -> int | None:
     return None if warmup_end is None else warmup_end * run.accum_grad
 
 
+def scheduler_label(config: dict[str, Any]) -> str:
+    """The config's scheduler name; for a shape x tail family also its shape and tail, e.g.
+    ``warmupschedulelr (exponential + cosine)`` (the runs of a grid share one scheduler name)."""
+    name = config.get("scheduler") or "none"
+    try:
+        spec = scheduler_spec(config)
+    except ConfigError:
+        return str(name)
+    if spec.cls is None:
+        return str(name)
+    conf = {**spec.conf, **getattr(spec.cls, "fixed", {})}
+    shape, tail = conf.get("shape"), conf.get("tail")
+    if isinstance(shape, str) and isinstance(tail, str) and hasattr(spec.cls, "config_problems"):
+        return f"{name} ({shape} + {tail})"
+    return str(name)
+
+
 def _reach(r: metrics.Reach | None) -> str:
     if r is None:
         return "not reached"
@@ -157,7 +174,7 @@ def build_report(exps: list[Path], out: Path, images_dir: Path, target_acc: floa
                    if target_acc is not None else None)
         rows.append({
             "name": r.name,
-            "scheduler": r.config.get("scheduler") or "none",
+            "scheduler": scheduler_label(r.config),
             "peak_lr": (r.config.get("optim_conf") or {}).get("lr"),
             "warmup_updates": None if w_it is None else w_it // r.accum_grad,
             "decode_dir": scores[r.name][0],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,66 @@ def test_all_policies_reach_the_same_peak_at_the_same_step():
         assert curve.warmup_end == 250, p
         assert curve.lr_at(curve.warmup_end) == pytest.approx(1e-3), p
         assert max(curve.lrs) == pytest.approx(1e-3), p
+
+
+# --------------------------------------------------------------------------- beyond the paper: families
+#: the family configs (outside run.sh's default glob conf/train_*_warmup.yaml) and their schedules,
+#: written out here from the formulas (docs/families.md): peak 1e-3, w = 250, T = 600, floor 1e-5
+FAMILY_CONFIGS = {
+    "conf/train_linear_cosine.yaml": "warmupcosinelr",
+    "conf/train_wsd.yaml": "warmupstabledecaylr",
+    "conf/train_exp_cosine.yaml": "warmupschedulelr",
+}
+PEAK, W, T, FLOOR = 1e-3, 250, 600, 1e-5
+
+
+def _cosine(i):
+    return FLOOR + (PEAK - FLOOR) * (1 + math.cos(math.pi * (i - W) / (T - W))) / 2
+
+
+def _exp(i):
+    return PEAK * math.expm1(1.5 * i / W) / math.expm1(1.5)
+
+
+def _wsd(i):
+    start = T - 0.2 * T  # 480
+    if i <= start:
+        return PEAK
+    return FLOOR + (PEAK - FLOOR) * (1 - math.sqrt((i - start) / (T - start)))
+
+
+EXPECTED = {
+    "conf/train_linear_cosine.yaml": lambda i: PEAK * i / W if i < W else _cosine(min(i, T)),
+    "conf/train_wsd.yaml": lambda i: PEAK * i / W if i < W else _wsd(min(i, T)),
+    "conf/train_exp_cosine.yaml": lambda i: _exp(i) if i < W else _cosine(min(i, T)),
+}
+
+
+def test_family_configs_stay_out_of_run_sh_default_glob():
+    default = {str(p.relative_to(ROOT)) for p in ROOT.glob("conf/train_*_warmup.yaml")}
+    assert not default & set(FAMILY_CONFIGS)
+    assert len(default) == 4
+
+
+@pytest.mark.parametrize("rel", sorted(FAMILY_CONFIGS))
+def test_family_configs_share_model_and_budget_with_the_policy_configs(rel):
+    cfg = load(ROOT / rel)
+    ref = load(ROOT / "conf/train_exp_warmup.yaml")
+    strip = lambda c: {k: v for k, v in c.items() if k not in ("scheduler", "scheduler_conf")}  # noqa: E731
+    assert strip(cfg) == strip(ref)
+    assert cfg["scheduler"] == FAMILY_CONFIGS[rel]
+    assert cfg["scheduler_conf"]["total_steps"] == cfg["max_epoch"] * cfg["num_iters_per_epoch"] // cfg["accum_grad"]
+
+
+@pytest.mark.parametrize("rel", sorted(FAMILY_CONFIGS))
+def test_family_configs_pass_check_config_and_give_the_expected_lr_curve(rel):
+    from espnet_warmup.check_config import check_config
+
+    assert check_config(ROOT / rel) == []
+    curve = lr_curve(ROOT / rel, 700)
+    assert (curve.warmup_end, curve.lr_at(W)) == (W, PEAK)
+    assert curve.decay_marks == ([480, T] if "wsd" in rel else [T])
+    want = EXPECTED[rel]
+    for i, got in zip(curve.steps, curve.lrs):
+        assert got == pytest.approx(want(i), rel=1e-12), i
+    assert curve.lrs[-1] == pytest.approx(FLOOR) and min(curve.lrs[W:]) == pytest.approx(FLOOR)

@@ -6,7 +6,8 @@
 Each config's curve comes from :mod:`espnet_warmup.recipe.analysis.config_lr` (its registered
 scheduler, stepped as ESPnet steps it; x = optimizer updates). The warmup window of each
 config (:func:`espnet_warmup.espnet_config.scheduler_spec`, carried by the curve) is marked: a dotted vertical line at its last warmup update (the peak), dots at
-intermediate knots (piecewise linear), and the span [0, longest warmup] shaded.
+intermediate knots (piecewise linear), open squares where a tail changes (a WSD decay starts, a decay
+reaches its floor at total_steps), and the span [0, longest warmup] shaded.
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ def plot_lr(configs: list[str | Path], steps: int, output: str | Path,
             ax.axvline(c.warmup_end, color=line.get_color(), ls=":", lw=1)
         for k in c.knots:
             ax.plot([k], [c.lr_at(k)], "o", color=line.get_color(), ms=4)
+        for k in c.decay_marks:  # WSD decay start, the last update T of a decay to a floor
+            if k in c.steps:
+                ax.plot([k], [c.lr_at(k)], "s", color=line.get_color(), ms=4, mfc="none")
     ax.set_xlabel("optimizer update")
     ax.set_ylabel("learning rate")
     if logy:
@@ -82,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
     for c in curves:
         peak = max(c.lrs)
         warm = f"warmup ends at update {c.warmup_end}" if c.warmup_end else "no warmup"
+        if c.decay_marks:
+            warm += f", floor from update {c.decay_marks[-1]}"
         print(f"{c.name}: scheduler={c.scheduler} peak_lr={peak:.3e} {warm}"
               + (f" [{c.note}]" if c.note else ""))
     print(f"wrote {args.output}")
