@@ -274,10 +274,10 @@ stage() {
     _stage_now=""
 }
 lock_exp() {  # lock_exp <exp dir>: hold <exp>/.lock (fd 9, kept by this subshell and its children)
-    local msg
+    local msg holder=${BASHPID}  # this subshell (inside $(...) BASHPID would be that of the substitution)
     mkdir -p "$1"
     exec 9>> "$1/.lock"
-    msg=$(python3 -m espnet_warmup.recipe.launchers.exp_lock --fd 9 --holder "${BASHPID}" "$1" 2>&1) || die "${msg}"
+    msg=$(python3 -m espnet_warmup.recipe.launchers.exp_lock --fd 9 --holder "${holder}" "$1" 2>&1) || die "${msg}"
 }
 checksum() {  # checksum of files (missing ones count as "missing")
     local f

@@ -309,6 +309,33 @@ def signals_interrupt() -> Iterator[tuple[int, ...]]:
             signal.signal(s, old)
 
 
+class StopRequest:
+    """The first of :data:`STOP_SIGNALS` that arrived while :func:`stop_requests` was active
+    (``signum``; None while none has). Recording it, instead of raising, keeps the bookkeeping
+    between two system calls whole: a task reaped just before the signal still gets its trailer."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def _handle(self, signum, _frame) -> None:
+        if self.signum is None:
+            self.signum = signum
+
+
+@contextmanager
+def stop_requests() -> Iterator[StopRequest]:
+    """While the block runs, :data:`STOP_SIGNALS` are recorded in the yielded :class:`StopRequest`
+    for the caller's loop to act on (it polls; a handler that returns lets a blocking call go
+    on, PEP 475); the previous handlers are restored afterwards."""
+    request = StopRequest()
+    previous = {s: signal.signal(s, request._handle) for s in catchable_stop_signals()}
+    try:
+        yield request
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
+
+
 def ignore_stop_signals() -> None:
     """Ignore further :data:`STOP_SIGNALS` (while cleaning up after one, so the cleanup finishes)."""
     for s in STOP_SIGNALS:

@@ -34,7 +34,6 @@ import time
 
 from espnet_warmup.recipe.analysis.procs import descendants, ignores_signal, pid_alive, start_ticks
 from espnet_warmup.recipe.launchers.common import (
-    Interrupted,
     JobRequest,
     UsageError,
     exit_status,
@@ -43,7 +42,7 @@ from espnet_warmup.recipe.launchers.common import (
     log_header,
     log_trailer,
     positive_int,
-    signals_interrupt,
+    stop_requests,
 )
 
 PROG = "run.pl"
@@ -170,6 +169,10 @@ def _kill_all(running: dict[int, _Task], signum: int = signal.SIGTERM) -> list[_
     return tasks
 
 
+#: Seconds between checks for finished tasks (and for a signal to act on).
+_POLL_S = 0.1
+
+
 def run(request: JobRequest) -> int:
     """Run all tasks; return the launcher's exit status."""
     check_options(request)
@@ -178,24 +181,25 @@ def run(request: JobRequest) -> int:
     pending = list(request.ids)
     running: dict[int, _Task] = {}
     failed: list[int] = []
-    with signals_interrupt():
-        try:
-            while pending or running:
-                while pending and len(running) < limit:
-                    task_id = pending.pop(0)
-                    log = request.for_task(request.log, task_id)
-                    try:
-                        task = _Task(task_id, request.for_task(command, task_id), log)
-                    except OSError as err:
-                        _kill_all(running)
-                        print(f"{PROG}: cannot start job {task_id} with log {log}: {err}",
-                              file=sys.stderr)
-                        return 1
-                    running[task.proc.pid] = task
-                reaped = _reap_one(running, block=True)
-                if reaped is not None and reaped[1] != 0:
-                    failed.append(reaped[0].task_id)
-        except Interrupted as stop:
+    with stop_requests() as stop:
+        while (pending or running) and stop.signum is None:
+            while pending and len(running) < limit and stop.signum is None:
+                task_id = pending.pop(0)
+                log = request.for_task(request.log, task_id)
+                try:
+                    task = _Task(task_id, request.for_task(command, task_id), log)
+                except OSError as err:
+                    _kill_all(running)
+                    print(f"{PROG}: cannot start job {task_id} with log {log}: {err}",
+                          file=sys.stderr)
+                    return 1
+                running[task.proc.pid] = task
+            reaped = _reap_one(running, block=False) if running else None
+            if reaped is None:
+                time.sleep(_POLL_S)
+            elif reaped[1] != 0:
+                failed.append(reaped[0].task_id)
+        if stop.signum is not None:
             ignore_stop_signals()  # so that the children are always reaped
             n_running = len(running)
             _kill_all(running, stop.signum)
