@@ -149,15 +149,20 @@ _PROGRAM_NAMES = {"espnet_warmup.recipe.launchers.run_pl": "run.pl",
 
 
 def program_name(pid: int) -> str:
-    """A short name for what ``pid`` runs: a Python command's ``-m`` module (the one our launcher
-    runs for ``python -m espnet_warmup -m X``; Kaldi's name for the job launchers), a script's
-    name for a shell running a script (``bash ./asr.sh ...`` and its subshells -> ``asr.sh``),
-    else the program's base name; ``?`` if unknown."""
+    """:func:`name_of` the command line of ``pid``; ``?`` if unknown."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
     except OSError:
         return "?"
+    return name_of(argv)
+
+
+def name_of(argv: list[str]) -> str:
+    """A short name for a command line: a Python command's ``-m`` module (the one our launcher
+    runs for ``python -m espnet_warmup -m X``; Kaldi's name for the job launchers), a script's
+    name for an interpreter running a script (``bash ./asr.sh ...`` and its subshells ->
+    ``asr.sh``), else the program's base name; ``?`` for an empty one."""
     if not argv:
         return "?"
     prog = os.path.basename(argv[0])
@@ -166,9 +171,7 @@ def program_name(pid: int) -> str:
         if module == "espnet_warmup" and len(argv) > 4 and argv[3] == "-m":
             module = argv[4]
         return _PROGRAM_NAMES.get(module, module)
-    if prog.startswith("python") and len(argv) > 1 and not argv[1].startswith("-"):
-        return os.path.basename(argv[1])
-    if prog in ("bash", "sh") and len(argv) > 1 and not argv[1].startswith("-"):
+    if (prog.startswith("python") or prog in ("bash", "sh")) and len(argv) > 1 and not argv[1].startswith("-"):
         return os.path.basename(argv[1])
     return prog
 
