@@ -562,6 +562,7 @@ stage_11_train() {
         pids+=($!); names+=("${config}")
     done
     for i in "${!pids[@]}"; do wait "${pids[${i}]}" || failed+=("${names[${i}]}"); done
+    _stage_now=""
     [ ${#failed[@]} -eq 0 ] || die "training failed for ${failed[*]} (the errors and logs are named above)"
 }
 
