@@ -24,7 +24,10 @@ inference_config=conf/decode.yaml
 
 # On a CPU, two policies train at a time with one thread each (--train_jobs 2): on 2 cores that
 # beats one 2-thread training after another for this small model. With GPUs use --train_jobs 1.
-./asr.sh \
+# exec: asr.sh takes this script's PID, so a signal to it (kill, a cluster's preemption, Ctrl-C)
+# reaches asr.sh, which stops every job, marks nothing done and exits 128 + N. (Through bash, so
+# that asr.sh's $0, which its messages and resume scripts show, stays ./asr.sh.)
+exec bash ./asr.sh \
     --ngpu 0 \
     --train_jobs 2 \
     --nj 2 \

@@ -22,6 +22,26 @@ min() {
     local a=$1 b=$2
     if [ "$a" -lt "$b" ]; then echo "$a"; else echo "$b"; fi
 }
+# Signals: TERM (kill, a cluster's preemption), INT (Ctrl-C), HUP (a closed terminal) stop every
+# job of the run: the trap passes the signal on to every descendant (stage subshells, the monitor,
+# run.pl's tasks; slurm.pl scancels its Slurm jobs), waits for them to end (bounded, then SIGKILL),
+# marks nothing done, logs one line and exits 128 + N. bash runs a trap only once the foreground
+# command has returned, so `stage` runs each unit of work in the background and waits for it.
+# (A signal ignored when the script started, such as HUP under nohup, stays ignored.)
+_signal=""       # the signal being handled: set, no stage writes its marker
+_stage_now=""    # the unit of work that runs now, for the trap's line
+on_signal() {  # on_signal <NAME> <number>
+    local stopped
+    trap '' TERM INT HUP  # a second Ctrl-C must not cut the clean-up short
+    _signal=$1
+    stopped=$(python3 -m espnet_warmup.recipe.launchers.stop --pid $$ --signal "$1" 2>&1) || true
+    wait 2> /dev/null || true
+    log "Got SIG$1${_stage_now:+ during ${_stage_now}}: ${stopped:-no job was running}; nothing was marked done; exit $((128 + $2))"
+    exit $((128 + $2))
+}
+trap 'on_signal TERM 15' TERM
+trap 'on_signal INT 2' INT
+trap 'on_signal HUP 1' HUP
 SECONDS=0
 
 # ---------------------------------------------------------------------------- options
@@ -231,6 +251,9 @@ formatted_dir() {
 # place), so an interrupted stage is redone and a changed setting redoes the work it affects.
 declare -A stage_names=([1]="Data preparation" [2]="Speed perturbation" [3]="Format audio" [4]="Filter by length"
     [5]="Token list" [10]="Collect stats" [11]="Training" [12]="Decoding" [13]="Scoring" [14]="Report")
+# The unit runs in a background subshell that the shell waits for, so a signal's trap acts at once
+# (see on_signal); a failed unit still stops the run (set -e). A training (stage 11) holds its exp
+# dir's lock (lock_exp) for its whole life: one trainer per exp dir.
 stage() {
     local n=$1 out=$2 sig=$3 what=$4
     shift 4
@@ -239,9 +262,22 @@ stage() {
         return 0
     fi
     log "Stage ${n}: ${stage_names[${n}]}: ${what}"
-    rm -f "${out}/.done"
-    "$@"
+    _stage_now="Stage ${n} (${what})"
+    (
+        if [ "${n}" = 11 ]; then lock_exp "${out}"; fi
+        rm -f "${out}/.done"
+        "$@"
+    ) &
+    wait $!
+    [ -z "${_signal}" ] || exit $((128 + $(kill -l "${_signal}")))  # never a marker after a signal
     mark_done "${out}/.done" "${sig}"
+    _stage_now=""
+}
+lock_exp() {  # lock_exp <exp dir>: hold <exp>/.lock (fd 9, kept by this subshell and its children)
+    local msg holder=${BASHPID}  # this subshell (inside $(...) BASHPID would be that of the substitution)
+    mkdir -p "$1"
+    exec 9>> "$1/.lock"
+    msg=$(python3 -m espnet_warmup.recipe.launchers.exp_lock --fd 9 --holder "${holder}" "$1" 2>&1) || die "${msg}"
 }
 checksum() {  # checksum of files (missing ones count as "missing")
     local f
@@ -513,8 +549,10 @@ stage_11_train() {
         for config in "${train_configs[@]}"; do train_one "${config}"; done
         return 0
     fi
-    # Up to --train_jobs configs at a time; each failure is reported by its own train_one.
+    # Up to --train_jobs configs at a time; each failure is reported by its own train_one. A signal
+    # stops them all (on_signal: the trap acts while the shell waits here).
     local -a pids=() names=() failed=()
+    _stage_now="Stage 11 (${#train_configs[@]} config(s), ${train_jobs} at a time)"
     for config in "${train_configs[@]}"; do
         if [ ${#pids[@]} -ge "${train_jobs}" ]; then
             wait "${pids[0]}" || failed+=("${names[0]}")
@@ -524,6 +562,7 @@ stage_11_train() {
         pids+=($!); names+=("${config}")
     done
     for i in "${!pids[@]}"; do wait "${pids[${i}]}" || failed+=("${names[${i}]}"); done
+    _stage_now=""
     [ ${#failed[@]} -eq 0 ] || die "training failed for ${failed[*]} (the errors and logs are named above)"
 }
 

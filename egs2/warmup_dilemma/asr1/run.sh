@@ -28,7 +28,10 @@ train_config="${train_configs[*]}"
 inference_config=conf/decode.yaml
 
 # 16 GPUs as in the paper's batch (conf/*.yaml batch_bins is global): 4 nodes x 4 GPUs.
-./asr.sh \
+# exec: asr.sh takes this script's PID, so a signal to it (kill, a cluster's preemption, Ctrl-C)
+# reaches asr.sh, which stops every job, marks nothing done and exits 128 + N. (Through bash, so
+# that asr.sh's $0, which its messages and resume scripts show, stays ./asr.sh.)
+exec bash ./asr.sh \
     --ngpu 4 \
     --num_nodes 4 \
     --nj 32 \

@@ -12,12 +12,12 @@ import signal
 import subprocess
 from pathlib import Path
 
-from espnet_warmup.recipe.analysis.procs import signal_tree
+from espnet_warmup.recipe.analysis.procs import STOP_SIGNALS, catchable_stop_signals, signal_tree
 
 # Shell conventions for a command that could not be run.
 EXIT_NOT_FOUND, EXIT_NOT_EXECUTABLE = 127, 126
-#: What a user or a scheduler stops a run with; both are passed on.
-FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+#: What a user, a terminal or a scheduler stops a run with (TERM, INT, HUP); all are passed on.
+FORWARDED_SIGNALS = STOP_SIGNALS
 
 
 def exit_status(returncode: int) -> int:
@@ -38,7 +38,7 @@ def describe_status(returncode: int) -> str:
 
 
 class SignalRelay:
-    """While installed (a ``with`` block), SIGTERM and SIGINT to the monitor are caught and
+    """While installed (a ``with`` block), SIGTERM, SIGINT and SIGHUP to the monitor are caught and
     passed on to the child's process tree; :attr:`received` is the first one.
 
     Install it *before* starting the child: a caught signal's disposition is reset to the
@@ -53,7 +53,7 @@ class SignalRelay:
         self._previous: dict[int, object] = {}
 
     def __enter__(self) -> "SignalRelay":
-        self._previous = {s: signal.signal(s, self._handle) for s in FORWARDED_SIGNALS}
+        self._previous = {s: signal.signal(s, self._handle) for s in catchable_stop_signals()}
         return self
 
     def __exit__(self, *exc) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 
 def _stat_fields(pid: int) -> list[str] | None:
@@ -92,3 +93,123 @@ def signal_tree(pid: int, sig: int = signal.SIGTERM) -> list[int]:
         except ProcessLookupError:
             pass
     return tree
+
+
+# ----------------------------------------------------------------------------- stopping a tree
+#: What a user, a terminal or a scheduler stops a run with: ``kill``/preemption (TERM), Ctrl-C
+#: (INT), a closed terminal (HUP). The monitor, the job launchers and asr.sh all pass these on.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+def catchable_stop_signals() -> tuple[int, ...]:
+    """:data:`STOP_SIGNALS` less SIGHUP when it is ignored (``nohup``): a run started with
+    nohup must survive its terminal, as bash's rule for signals ignored at entry keeps it.
+    SIGINT is caught even when ignored: bash starts background jobs with SIGINT ignored, and
+    a Ctrl-C passed on by asr.sh must still stop them."""
+    return tuple(s for s in STOP_SIGNALS
+                 if not (s == signal.SIGHUP and signal.getsignal(s) == signal.SIG_IGN))
+
+
+def start_ticks(pid: int) -> str | None:
+    """``starttime`` of ``pid`` (clock ticks since boot): with the PID, it names one process even
+    after the PID is reused."""
+    fields = _stat_fields(pid)
+    return fields[19] if fields and len(fields) > 19 else None
+
+
+def ancestors(pid: int) -> list[int]:
+    """The parent chain of ``pid`` (parent first, up to PID 1)."""
+    out = []
+    while pid > 1:
+        fields = _stat_fields(pid)
+        try:
+            pid = int(fields[1]) if fields else 0
+        except (IndexError, ValueError):
+            break
+        if pid > 0:
+            out.append(pid)
+    return out
+
+
+def ignores_signal(pid: int, sig: int) -> bool:
+    """True when ``pid`` ignores ``sig`` (``SigIgn`` of /proc/<pid>/status). bash starts the
+    background jobs of a script with SIGINT ignored, and the ignore is inherited across exec."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            mask = next(int(line.split()[1], 16) for line in f if line.startswith("SigIgn:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        return False
+    return bool(mask >> (sig - 1) & 1)
+
+
+#: Python modules known by their Kaldi names.
+_PROGRAM_NAMES = {"espnet_warmup.recipe.launchers.run_pl": "run.pl",
+                  "espnet_warmup.recipe.launchers.slurm_pl": "slurm.pl",
+                  "espnet_warmup.recipe.analysis.monitor": "monitor"}
+
+
+def program_name(pid: int) -> str:
+    """:func:`name_of` the command line of ``pid``; ``?`` if unknown."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+    except OSError:
+        return "?"
+    return name_of(argv)
+
+
+def name_of(argv: list[str]) -> str:
+    """A short name for a command line: a Python command's ``-m`` module (the one our launcher
+    runs for ``python -m espnet_warmup -m X``; Kaldi's name for the job launchers), a script's
+    name for an interpreter running a script (``bash ./asr.sh ...`` and its subshells ->
+    ``asr.sh``), else the program's base name; ``?`` for an empty one."""
+    if not argv:
+        return "?"
+    prog = os.path.basename(argv[0])
+    if prog.startswith("python") and len(argv) > 2 and argv[1] == "-m":
+        module = argv[2]
+        if module == "espnet_warmup" and len(argv) > 4 and argv[3] == "-m":
+            module = argv[4]
+        return _PROGRAM_NAMES.get(module, module)
+    if (prog.startswith("python") or prog in ("bash", "sh")) and len(argv) > 1 and not argv[1].startswith("-"):
+        return os.path.basename(argv[1])
+    return prog
+
+
+def stop_tree(pid: int, sig: int, grace: float, exclude: tuple[int, ...] = (),
+              poll: float = 0.05) -> tuple[list[tuple[int, str]], list[int]]:
+    """Stop every descendant of ``pid`` (not ``pid`` itself): send ``sig`` to each (SIGTERM to one
+    that ignores ``sig``, SIGKILL to one that ignores both), wait up to ``grace`` seconds for all
+    of them to end, then SIGKILL the rest and wait for those too (a few seconds at most).
+
+    The tree is listed once, before any signal is sent, so a child left to init by its dying
+    parent is still waited for. Returns ``([(pid, program name), ...], [PIDs that needed
+    SIGKILL])``; PIDs in ``exclude`` (e.g. the caller's own) are left alone.
+    """
+    tree = [p for p in descendants(pid) if p not in exclude]
+    procs = {p: (start_ticks(p), program_name(p)) for p in tree}
+
+    def alive(p: int) -> bool:
+        return pid_alive(p) and start_ticks(p) == procs[p][0]
+
+    for p in tree:
+        s = sig
+        if ignores_signal(p, s):
+            s = signal.SIGKILL if ignores_signal(p, signal.SIGTERM) else signal.SIGTERM
+        try:
+            os.kill(p, s)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + grace
+    while any(alive(p) for p in tree) and time.monotonic() < deadline:
+        time.sleep(poll)
+    killed = [p for p in tree if alive(p)]
+    for p in killed:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + 10
+    while any(alive(p) for p in killed) and time.monotonic() < deadline:
+        time.sleep(poll)
+    return [(p, procs[p][1]) for p in tree], killed

@@ -40,6 +40,9 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
+from espnet_warmup.recipe.analysis.procs import STOP_SIGNALS as _STOP_SIGNALS
+from espnet_warmup.recipe.analysis.procs import catchable_stop_signals
+
 #: ``JOB=a:b`` or ``JOB=n``; the identifier is Kaldi's (letters, digits, underscore).
 _JOB_RANGE = re.compile(r"^([A-Za-z_]\w*)=(\d+)(?::(\d+))?$")
 #: The last line of a finished task's log. Kaldi's run.pl writes "Ended (code N)";
@@ -270,8 +273,9 @@ def positive_int(prog_option: str, value: str) -> int:
     return number
 
 
-#: What stops a launcher early: Ctrl-C, kill, scancel of the launcher's own job.
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: What stops a launcher early: Ctrl-C, kill, scancel of the launcher's own job, a closed terminal
+#: (the same set the monitor and asr.sh pass on).
+STOP_SIGNALS = _STOP_SIGNALS
 
 
 class Interrupted(Exception):
@@ -282,20 +286,54 @@ class Interrupted(Exception):
         self.signum = signum
 
 
-def _raise_interrupted(signum, _frame):
-    raise Interrupted(signum)
+@contextmanager
+def signals_interrupt() -> Iterator[tuple[int, ...]]:
+    """While the block runs, the first of :data:`STOP_SIGNALS` raises :class:`Interrupted` (so the
+    launcher can stop its jobs before it exits 128 + N); the previous handlers are restored
+    afterwards. Later ones are swallowed: asr.sh signals a whole tree, so a launcher may get the
+    same signal twice (from asr.sh and from the monitor above it), and a second raise would
+    break off the clean-up of the first."""
+    raised: list[int] = []
+
+    def handler(signum, _frame):
+        if not raised:
+            raised.append(signum)
+            raise Interrupted(signum)
+
+    caught = catchable_stop_signals()  # SIGHUP stays ignored under nohup
+    previous = {s: signal.signal(s, handler) for s in caught}
+    try:
+        yield caught
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
+
+
+class StopRequest:
+    """The first of :data:`STOP_SIGNALS` that arrived while :func:`stop_requests` was active
+    (``signum``; None while none has). Recording it, instead of raising, keeps the bookkeeping
+    between two system calls whole: a task reaped just before the signal still gets its trailer."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def _handle(self, signum, _frame) -> None:
+        if self.signum is None:
+            self.signum = signum
 
 
 @contextmanager
-def signals_interrupt() -> Iterator[tuple[int, ...]]:
-    """While the block runs, :data:`STOP_SIGNALS` raise :class:`Interrupted` (so the launcher can
-    stop its jobs before it exits 128 + N); the previous handlers are restored afterwards."""
-    previous = {s: signal.signal(s, _raise_interrupted) for s in STOP_SIGNALS}
+def stop_requests() -> Iterator[StopRequest]:
+    """While the block runs, :data:`STOP_SIGNALS` are recorded in the yielded :class:`StopRequest`
+    for the caller's loop to act on (it polls; a handler that returns lets a blocking call go
+    on, PEP 475); the previous handlers are restored afterwards."""
+    request = StopRequest()
+    previous = {s: signal.signal(s, request._handle) for s in catchable_stop_signals()}
     try:
-        yield STOP_SIGNALS
+        yield request
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+        for s, old in previous.items():
+            signal.signal(s, old)
 
 
 def ignore_stop_signals() -> None:

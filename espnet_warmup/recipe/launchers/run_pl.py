@@ -18,8 +18,10 @@ Options:
   any other ``--opt value`` (``--mem``, ``--num_threads``, ``--name``, ``--time``,
   ``--config``...) is accepted and ignored, so one cmd.sh line works with every launcher.
 
-SIGINT/SIGTERM kill the running tasks (their whole process groups), record them in their
-logs, and exit 128+signal.
+SIGTERM/SIGINT/SIGHUP are passed on to every running task's whole tree (its process group and
+any descendant that left it); after a grace of a few seconds what is left is killed (SIGKILL).
+Each task's log gets its trailer (``# Ended (code 143; signal 15)``), tasks not yet started are
+not started, and run.pl exits 128 + the signal number.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ import subprocess
 import sys
 import time
 
+from espnet_warmup.recipe.analysis.procs import descendants, ignores_signal, pid_alive, start_ticks
 from espnet_warmup.recipe.launchers.common import (
-    Interrupted,
     JobRequest,
     UsageError,
     exit_status,
@@ -40,7 +42,7 @@ from espnet_warmup.recipe.launchers.common import (
     log_header,
     log_trailer,
     positive_int,
-    signals_interrupt,
+    stop_requests,
 )
 
 PROG = "run.pl"
@@ -92,6 +94,8 @@ class _Task:
         if log_dir:
             os.makedirs(log_dir, exist_ok=True)
         self.started = time.time()
+        #: PID -> start time (clock ticks) of every descendant seen when signalling the task
+        self.tree: dict[int, str | None] = {}
         with open(log, "w", encoding="utf-8") as f:
             f.write(log_header(command, self.started))
         with open(log, "ab") as out:
@@ -111,11 +115,25 @@ class _Task:
             f.write(log_trailer(code, time.time() - self.started, signal=signum))
         return code
 
-    def kill_group(self, signum: int) -> None:
+    def signal_tree(self, signum: int) -> None:
+        """Send ``signum`` to the task's process group and to every descendant (one that started
+        a session of its own, e.g. a nested run.pl's task, is not in the group); a process that
+        ignores ``signum`` (SIGINT, in a shell's background job) gets SIGTERM. The descendants
+        are remembered, so that a SIGKILL later still reaches the ones their parent left behind."""
+        for pid in descendants(self.proc.pid):
+            self.tree.setdefault(pid, start_ticks(pid))
         try:
             os.killpg(self.proc.pid, signum)
         except ProcessLookupError:
             pass
+        for pid, ticks in self.tree.items():
+            if start_ticks(pid) != ticks:  # ended (its PID may be another process's now)
+                continue
+            try:
+                os.kill(pid, signal.SIGTERM if signum != signal.SIGKILL and ignores_signal(pid, signum)
+                        else signum)
+            except ProcessLookupError:
+                pass
 
 
 def _reap_one(running: dict[int, _Task], block: bool) -> tuple[_Task, int] | None:
@@ -126,17 +144,33 @@ def _reap_one(running: dict[int, _Task], block: bool) -> tuple[_Task, int] | Non
     return task, task.finish(status)
 
 
-def _kill_all(running: dict[int, _Task]) -> None:
-    for task in running.values():
-        task.kill_group(signal.SIGTERM)
+def _kill_all(running: dict[int, _Task], signum: int = signal.SIGTERM) -> list[_Task]:
+    """Pass ``signum`` on to every running task's tree, wait (at most :data:`_KILL_GRACE_S`) for the
+    tasks to end, SIGKILL what is left (descendants included) and reap every task; return them."""
+    tasks = list(running.values())
+    for task in tasks:
+        task.signal_tree(signum)
     deadline = time.time() + _KILL_GRACE_S
     while running and time.time() < deadline:
         if _reap_one(running, block=False) is None:
             time.sleep(0.05)
     for task in running.values():
-        task.kill_group(signal.SIGKILL)
+        task.signal_tree(signal.SIGKILL)
     while running:
         _reap_one(running, block=True)
+    # A descendant the task's death left to init (it ignored the signal) must not outlive run.pl.
+    for task in tasks:
+        for pid, ticks in task.tree.items():
+            if pid_alive(pid) and start_ticks(pid) == ticks:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+    return tasks
+
+
+#: Seconds between checks for finished tasks (and for a signal to act on).
+_POLL_S = 0.1
 
 
 def run(request: JobRequest) -> int:
@@ -147,27 +181,28 @@ def run(request: JobRequest) -> int:
     pending = list(request.ids)
     running: dict[int, _Task] = {}
     failed: list[int] = []
-    with signals_interrupt():
-        try:
-            while pending or running:
-                while pending and len(running) < limit:
-                    task_id = pending.pop(0)
-                    log = request.for_task(request.log, task_id)
-                    try:
-                        task = _Task(task_id, request.for_task(command, task_id), log)
-                    except OSError as err:
-                        _kill_all(running)
-                        print(f"{PROG}: cannot start job {task_id} with log {log}: {err}",
-                              file=sys.stderr)
-                        return 1
-                    running[task.proc.pid] = task
-                reaped = _reap_one(running, block=True)
-                if reaped is not None and reaped[1] != 0:
-                    failed.append(reaped[0].task_id)
-        except Interrupted as stop:
+    with stop_requests() as stop:
+        while (pending or running) and stop.signum is None:
+            while pending and len(running) < limit and stop.signum is None:
+                task_id = pending.pop(0)
+                log = request.for_task(request.log, task_id)
+                try:
+                    task = _Task(task_id, request.for_task(command, task_id), log)
+                except OSError as err:
+                    _kill_all(running)
+                    print(f"{PROG}: cannot start job {task_id} with log {log}: {err}",
+                          file=sys.stderr)
+                    return 1
+                running[task.proc.pid] = task
+            reaped = _reap_one(running, block=False) if running else None
+            if reaped is None:
+                time.sleep(_POLL_S)
+            elif reaped[1] != 0:
+                failed.append(reaped[0].task_id)
+        if stop.signum is not None:
             ignore_stop_signals()  # so that the children are always reaped
             n_running = len(running)
-            _kill_all(running)
+            _kill_all(running, stop.signum)
             print(f"{PROG}: interrupted by signal {stop.signum}; killed {n_running} running "
                   f"job(s), {len(pending)} not started", file=sys.stderr)
             return 128 + stop.signum

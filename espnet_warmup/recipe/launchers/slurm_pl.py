@@ -27,7 +27,9 @@ What happens:
    explained from ``scontrol show job`` and Slurm's output; a task killed for exceeding its
    memory (Slurm OUT_OF_MEMORY, slurmstepd "exceeded memory limit", or exit 137) is reported
    as such. Failures: ``slurm.pl: k / n failed, log is in <log with JOB -> *>``, exit 1.
-SIGINT/SIGTERM while waiting cancel the job array with ``scancel`` and exit 128+signal.
+SIGTERM/SIGINT/SIGHUP while waiting cancel the job array with ``scancel`` (Slurm then sends SIGTERM
+to every process of each task, SIGKILL after its KillWait), wait (at most
+:data:`CANCEL_WAIT_S`) until ``squeue`` no longer lists it, and exit 128 + the signal number.
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ PROG = "slurm.pl"
 SQUEUE_INTERVAL_S = 5.0
 #: A task gone from squeue gets this long for its sync file/trailer to appear (NFS lag).
 VANISHED_GRACE_S = 3.0
+#: After scancel, how long slurm.pl waits for squeue to stop listing the job before it exits.
+CANCEL_WAIT_S = 30.0
 #: Options slurm.pl handles itself instead of through the conf.
 _OWN_OPTIONS = {"config", "max_jobs_run", "pe"}
 #: Words in Slurm's own task output that mean the memory limit killed the task.
@@ -256,6 +260,23 @@ def wait_for_tasks(job_id: str, ids: range, queue_dir: str) -> None:
         delay = min(delay * 1.2, 3.0)
 
 
+def cancel_and_wait(job_id: str, timeout: float = CANCEL_WAIT_S) -> bool:
+    """``scancel`` the job array, then wait until ``squeue`` lists none of its tasks (True) or
+    ``timeout`` seconds have passed (False)."""
+    try:
+        subprocess.run(["scancel", job_id], capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        pass
+    deadline = time.time() + timeout
+    delay = 0.1
+    while time.time() < deadline:
+        if active_tasks(job_id) == set():
+            return True
+        time.sleep(delay)
+        delay = min(delay * 1.5, 1.0)
+    return False
+
+
 def slurm_task_states(job_id: str) -> dict[int, dict[str, str]]:
     """``scontrol show job`` fields per array task id (empty if Slurm forgot the job)."""
     try:
@@ -359,9 +380,12 @@ def run(request: JobRequest, cwd: str | None = None) -> int:
         except Interrupted as stop:
             ignore_stop_signals()  # so that the job is always cancelled
             if job_id is not None:
-                subprocess.run(["scancel", job_id], capture_output=True, timeout=60)
+                gone = cancel_and_wait(job_id)
                 print(f"{PROG}: interrupted by signal {stop.signum}; cancelled Slurm job {job_id} "
                       f"(scancel {job_id})", file=sys.stderr)
+                if not gone:
+                    print(f"{PROG}: warning: squeue still lists job {job_id} {CANCEL_WAIT_S:.0f} s after "
+                          f"scancel; check it with: squeue -j {job_id}", file=sys.stderr)
             else:
                 print(f"{PROG}: interrupted by signal {stop.signum} before submission", file=sys.stderr)
             return 128 + stop.signum
