@@ -9,7 +9,11 @@ Reports, one line per problem as ``<file>: <key>: <what is wrong>``, and exits 1
   lr (ESPnet's tail then decays from the optimizer lr, so the LR jumps at the last knot);
 * a warmup longer than the planned number of updates, where the config fixes it:
   ``max_epoch * num_iters_per_epoch // accum_grad`` (``num_iters_per_epoch`` counts mini-batches;
-  ESPnet steps batch schedulers once per update).
+  ESPnet steps batch schedulers once per update). An error, not a warning: such a run never
+  reaches the peak LR the config names. It is a property of the file; ``--train_args`` that
+  shorten a run (smoke tests) are not seen here;
+* ``*_list`` arguments of different lengths (piecewise knots: ``warmup_steps_list`` vs
+  ``warmup_lr_list``), naming both keys and their lengths.
 
 A config that names one of our schedulers gets a note on stderr saying how to make plain ESPnet
 know it (the launcher, or ``espnet-warmup hook install``), unless this environment has the hook.
@@ -83,7 +87,9 @@ def _check_scheduler(config: dict, suffix: str) -> list[str]:
             errors.append(f"{conf_key}.{arg}: must be a number, got {value!r} ({type(value).__name__})")
 
     lr = optimizer_lr(config, suffix)
-    if name == "piecewiselinearwarmuplr":
+    lengths = _check_list_lengths(conf_key, spec.conf)
+    errors += lengths
+    if name == "piecewiselinearwarmuplr" and not lengths:
         errors += _check_piecewise(conf_key, spec.conf["warmup_steps_list"], spec.conf["warmup_lr_list"],
                                    lr, suffix)
 
@@ -97,6 +103,19 @@ def _check_scheduler(config: dict, suffix: str) -> list[str]:
     if not errors and lr is not None:
         errors += _try_build(cls, conf, lr, conf_key, name)
     return errors
+
+
+def _check_list_lengths(conf_key: str, conf: dict) -> list[str]:
+    """The ``*_list`` arguments of a scheduler (piecewise knots: ``warmup_steps_list`` and
+    ``warmup_lr_list``) hold one entry per knot, so they must be equally long; ESPnet itself
+    only fails at the first update, inside numpy ("fp and xp are not of the same length")."""
+    lists = [(k, v) for k, v in conf.items() if str(k).endswith("_list") and isinstance(v, list)]
+    (first, ref), *rest = lists or [(None, None)]
+    return [
+        f"{conf_key}: {first} has {len(ref)} entries but {key} has {len(value)}; they must be equally long "
+        f"(one entry per knot)"
+        for key, value in rest if len(value) != len(ref)
+    ]
 
 
 def _check_piecewise(conf_key: str, steps: Any, lrs: Any, lr: float | None, suffix: str) -> list[str]:
@@ -177,6 +196,9 @@ def registration_note(names: list[str]) -> str | None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("configs", nargs="+", metavar="CONFIG", help="ESPnet training config YAML files")
+    parser.add_argument("--no_registration_note", action="store_true",
+                        help="no note on how plain ESPnet finds our schedulers (the caller, e.g. asr.sh, runs "
+                             "ESPnet through the launcher)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -189,7 +211,8 @@ def run(args: argparse.Namespace) -> int:
             bad += 1
         else:
             print(f"{path}: OK")
-    note = registration_note(sorted({n for path in args.configs for n in plugin_schedulers(path)}))
+    note = None if getattr(args, "no_registration_note", False) else registration_note(
+        sorted({n for path in args.configs for n in plugin_schedulers(path)}))
     if note:
         print(note, file=sys.stderr)
     if bad:
