@@ -12,6 +12,7 @@ Reports, one line per problem as ``<file>: <key>: <what is wrong>``, and exits 1
   ESPnet steps batch schedulers once per update). An error, not a warning: such a run never
   reaches the peak LR the config names. It is a property of the file; ``--train_args`` that
   shorten a run (smoke tests) are not seen here;
+* an optimizer ``lr`` that is not a finite number > 0 (e.g. ``1e-3``, which YAML reads as a string);
 * ``*_list`` arguments of different lengths (piecewise knots: ``warmup_steps_list`` vs
   ``warmup_lr_list``), naming both keys and their lengths.
 
@@ -154,6 +155,22 @@ def _try_build(cls: type, conf: dict, lr: float, conf_key: str, name: str) -> li
     return []
 
 
+def _check_optimizer_lrs(config: dict) -> list[str]:
+    """``optim<n>_conf.lr`` is the peak LR of every warmup: a number > 0 (PyYAML reads ``1e-3``,
+    without a dot, as a string, which the optimizer then refuses at the start of training)."""
+    errors = []
+    for key in sorted(k for k in config if re.fullmatch(r"optim\d*_conf", str(k))):
+        conf = config[key]
+        if not isinstance(conf, dict) or "lr" not in conf:
+            continue
+        lr = conf["lr"]
+        if not is_number(lr) or not math.isfinite(lr) or lr <= 0:
+            hint = (" (YAML reads a number without a dot before the exponent as a string: write 1.0e-3)"
+                    if isinstance(lr, str) and re.fullmatch(r"[-+]?\d+[eE][-+]?\d+", lr.strip()) else "")
+            errors.append(f"{key}.lr: must be a finite number > 0, got {lr!r} ({type(lr).__name__}){hint}")
+    return errors
+
+
 def check_config(path: str | Path) -> list[str]:
     """Return the problems found in one ESPnet training config, each as ``<file>: <message>``."""
     try:
@@ -161,7 +178,7 @@ def check_config(path: str | Path) -> list[str]:
     except ConfigError as err:
         return [str(err)]
     suffixes = sorted({m.group(1) for k in config if (m := re.fullmatch(r"scheduler(\d*)", str(k)))})
-    problems: list[str] = []
+    problems: list[str] = [f"{path}: {msg}" for msg in _check_optimizer_lrs(config)]
     for suffix in suffixes:
         problems += [f"{path}: {msg}" for msg in _check_scheduler(config, suffix)]
     return problems

@@ -214,3 +214,14 @@ def test_no_registration_note_option_drops_the_note_only(tmp_path):
                          env=dict(__import__("os").environ, PYTHONNOUSERSITE="1"))
     assert out.returncode == 0 and f"{path}: OK" in out.stdout.splitlines()
     assert "note:" not in out.stderr
+
+
+@pytest.mark.parametrize("lr,message", [
+    ("fast", "optim_conf.lr: must be a finite number > 0, got 'fast' (str)"),
+    ("1e-3", "optim_conf.lr: must be a finite number > 0, got '1e-3' (str) (YAML reads a number without a dot "
+             "before the exponent as a string: write 1.0e-3)"),
+    ("-0.001", "optim_conf.lr: must be a finite number > 0, got -0.001 (float)"),
+])
+def test_an_optimizer_lr_that_is_not_a_positive_number_is_an_error(tmp_path, lr, message):
+    path = write(tmp_path, "", base=f"optim: adam\noptim_conf:\n    lr: {lr}\n")
+    assert check_config(path) == [f"{path}: {message}"]
