@@ -109,10 +109,11 @@ def test_stage_11_runs_check_config_on_every_config_before_any_training(tmp_path
     out = run_recipe(recipe, "--stage", "11", "--stop_stage", "11",
                      "--train_config", "good.yaml bad/long_warmup.yaml bad/lists.yaml")
     assert out.returncode == 1
-    assert ("bad/long_warmup.yaml: scheduler_conf.warmup_steps: 50 warmup updates but the config plans only 2 "
+    assert "\ngood.yaml: OK\n" in out.stderr
+    assert ("\nERROR: bad/long_warmup.yaml: scheduler_conf.warmup_steps: 50 warmup updates but the config plans only 2 "
             "updates (max_epoch 1 x num_iters_per_epoch 2 / accum_grad 1); the run ends before reaching the peak LR"
             ) in out.stderr
-    assert ("bad/lists.yaml: scheduler_conf: warmup_steps_list has 3 entries but warmup_lr_list has 2; they must "
+    assert ("\nERROR: bad/lists.yaml: scheduler_conf: warmup_steps_list has 3 entries but warmup_lr_list has 2; they must "
             "be equally long (one entry per knot)") in out.stderr
     assert "check-config: 2 of 3 config(s) have problems" in out.stderr
     assert ("ERROR: check-config found errors in --train_config (listed above); fix them and rerun (no training "
@@ -281,3 +282,21 @@ def test_another_config_of_the_same_name_is_refused_after_training(trained):
     assert ("ERROR: --train_config other/tiny.yaml: its exp dir exp/asr_tiny was trained from another config, "
             "myconf/tiny.yaml (the same file name)") in out.stderr
     assert snapshot(exp) == before
+
+
+@pytest.mark.slow
+def test_an_exp_dir_without_a_record_is_compared_with_espnets_config_yaml(trained, tmp_path, monkeypatch):
+    """Exp dirs trained before records existed: ESPnet's <exp>/config.yaml (the full option dump,
+    recipe options included) is compared on the keys the new config sets."""
+    recipe, _ = trained
+    exp = tmp_path / "exp/asr_tiny"
+    exp.mkdir(parents=True)
+    for name in ("config.yaml", ".done"):
+        shutil.copy(recipe / "exp/asr_tiny" / name, exp / name)
+    monkeypatch.chdir(recipe)
+    assert train_guard.check(train_guard.Training("myconf/tiny.yaml", exp, "", "")) is None
+    with edited(recipe / "myconf/tiny.yaml", TINY_EXP.read_text().replace("n_mels: 40", "n_mels: 80")):
+        msg = train_guard.check(train_guard.Training("myconf/tiny.yaml", exp, "--max_epoch 2", ""))
+    assert f"per {exp / 'config.yaml'} (ESPnet's record of the training):\n" in msg
+    assert msg.split(":\n", 1)[1].split("\n  Resuming")[0].splitlines() == [
+        "    frontend_conf.n_mels: 40 -> 80", "    max_epoch: 1 -> 2"]

@@ -559,9 +559,20 @@ train_one() {  # train_one <config>: stage 11 for one policy (stage_11_train's t
 }
 stage_11_train() {
     local key config i
-    # Every config passes check-config before any training starts (all configs checked, all errors listed).
-    python3 -m espnet_warmup.cli check-config --no_registration_note "${train_configs[@]}" >&2 \
-        || die "check-config found errors in --train_config (listed above); fix them and rerun (no training was started)"
+    # Every config passes check-config before any training starts (all configs checked, all errors
+    # listed; its problem lines "<config>: <key>: ..." are relayed as ERROR lines).
+    local cc_out line c
+    if ! cc_out=$(python3 -m espnet_warmup.cli check-config --no_registration_note "${train_configs[@]}" 2>&1); then
+        while IFS= read -r line; do
+            for c in "${train_configs[@]}"; do
+                if [[ "${line}" == "${c}: "* && "${line}" != "${c}: OK" ]]; then line="ERROR: ${line}"; break; fi
+            done
+            printf '%s
+' "${line}" >&2
+        done <<< "${cc_out}"
+        die "check-config found errors in --train_config (listed above); fix them and rerun (no training was started)"
+    fi
+    log "Stage 11: Training: check-config: ${#train_configs[@]} config(s) OK"
     [ -f "${asr_stats_dir}/.done" ] || die "${asr_stats_dir} is not finished: run stage 10 first"
     key=$(stats_key) || die "--train_config: see the error above"
     [[ "$(cat "${asr_stats_dir}/.done")" == "frontend=${key} "* ]] \

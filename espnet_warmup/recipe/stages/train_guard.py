@@ -276,7 +276,9 @@ def config_differences(old: dict[str, Any], new: dict[str, Any], one_sided: bool
     if not one_sided and _coerce(old) == _coerce(new):
         return []  # the common case, without importing ESPnet
     defaults = EspnetDefaults()
-    return diff(_filled(old, defaults), _filled(new, defaults), defaults, one_sided)
+    if one_sided:  # only what the new config sets: ESPnet's dump also holds the recipe's own options
+        return diff(_filled(old, defaults), _coerce(new), defaults, one_sided=True)
+    return diff(_filled(old, defaults), _filled(new, defaults), defaults)
 
 
 # ----------------------------------------------------------------------------- record / check
