@@ -572,7 +572,7 @@ stage_11_train() {
         done <<< "${cc_out}"
         die "check-config found errors in --train_config (listed above); fix them and rerun (no training was started)"
     fi
-    log "Stage 11: Training: check-config: ${#train_configs[@]} config(s) OK"
+    log "check-config: ${#train_configs[@]} training config(s) OK"
     [ -f "${asr_stats_dir}/.done" ] || die "${asr_stats_dir} is not finished: run stage 10 first"
     key=$(stats_key) || die "--train_config: see the error above"
     [[ "$(cat "${asr_stats_dir}/.done")" == "frontend=${key} "* ]] \
