@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.faults.base import Case, Command
@@ -35,7 +36,7 @@ def bare_recipe(tmp: Path) -> Path:
     return recipe
 
 
-def run_sh(*args: str, recipe_of=bare_recipe) -> callable:
+def run_sh(*args: str, recipe_of=bare_recipe) -> Callable:
     def setup(tmp: Path, recipe: Path | None) -> Command:
         where = recipe if recipe is not None else recipe_of(tmp)
         return Command(["./run.sh", *args], where, ENV)
@@ -54,7 +55,7 @@ def tiny_config(tmp: Path, name: str, replace: tuple[str, str] | None = None, fo
     return f"{folder}/{name}"
 
 
-def stage_11_with(name: str, replace: tuple[str, str]) -> callable:
+def stage_11_with(name: str, replace: tuple[str, str]) -> Callable:
     def setup(tmp: Path, recipe: Path | None) -> Command:
         config = tiny_config(tmp, name, replace)
         return Command(["./run.sh", "--stage", "11", "--stop_stage", "11", "--train_config", config],
