@@ -9,7 +9,12 @@ Reports, one line per problem as ``<file>: <key>: <what is wrong>``, and exits 1
   lr (ESPnet's tail then decays from the optimizer lr, so the LR jumps at the last knot);
 * a warmup longer than the planned number of updates, where the config fixes it:
   ``max_epoch * num_iters_per_epoch // accum_grad`` (``num_iters_per_epoch`` counts mini-batches;
-  ESPnet steps batch schedulers once per update).
+  ESPnet steps batch schedulers once per update). An error, not a warning: such a run never
+  reaches the peak LR the config names. It is a property of the file; ``--train_args`` that
+  shorten a run (smoke tests) are not seen here;
+* an optimizer ``lr`` that is not a finite number > 0 (e.g. ``1e-3``, which YAML reads as a string);
+* ``*_list`` arguments of different lengths (piecewise knots: ``warmup_steps_list`` vs
+  ``warmup_lr_list``), naming both keys and their lengths.
 
 A config that names one of our schedulers gets a note on stderr saying how to make plain ESPnet
 know it (the launcher, or ``espnet-warmup hook install``), unless this environment has the hook.
@@ -83,7 +88,9 @@ def _check_scheduler(config: dict, suffix: str) -> list[str]:
             errors.append(f"{conf_key}.{arg}: must be a number, got {value!r} ({type(value).__name__})")
 
     lr = optimizer_lr(config, suffix)
-    if name == "piecewiselinearwarmuplr":
+    lengths = _check_list_lengths(conf_key, spec.conf)
+    errors += lengths
+    if name == "piecewiselinearwarmuplr" and not lengths:
         errors += _check_piecewise(conf_key, spec.conf["warmup_steps_list"], spec.conf["warmup_lr_list"],
                                    lr, suffix)
 
@@ -101,6 +108,19 @@ def _check_scheduler(config: dict, suffix: str) -> list[str]:
     if not errors and lr is not None:
         errors += _try_build(cls, conf, lr, conf_key, name)
     return errors
+
+
+def _check_list_lengths(conf_key: str, conf: dict) -> list[str]:
+    """The ``*_list`` arguments of a scheduler (piecewise knots: ``warmup_steps_list`` and
+    ``warmup_lr_list``) hold one entry per knot, so they must be equally long; ESPnet itself
+    only fails at the first update, inside numpy ("fp and xp are not of the same length")."""
+    lists = [(k, v) for k, v in conf.items() if str(k).endswith("_list") and isinstance(v, list)]
+    (first, ref), *rest = lists or [(None, None)]
+    return [
+        f"{conf_key}: {first} has {len(ref)} entries but {key} has {len(value)}; they must be equally long "
+        f"(one entry per knot)"
+        for key, value in rest if len(value) != len(ref)
+    ]
 
 
 def _check_piecewise(conf_key: str, steps: Any, lrs: Any, lr: float | None, suffix: str) -> list[str]:
@@ -139,6 +159,22 @@ def _try_build(cls: type, conf: dict, lr: float, conf_key: str, name: str) -> li
     return []
 
 
+def _check_optimizer_lrs(config: dict) -> list[str]:
+    """``optim<n>_conf.lr`` is the peak LR of every warmup: a number > 0 (PyYAML reads ``1e-3``,
+    without a dot, as a string, which the optimizer then refuses at the start of training)."""
+    errors = []
+    for key in sorted(k for k in config if re.fullmatch(r"optim\d*_conf", str(k))):
+        conf = config[key]
+        if not isinstance(conf, dict) or "lr" not in conf:
+            continue
+        lr = conf["lr"]
+        if not is_number(lr) or not math.isfinite(lr) or lr <= 0:
+            hint = (" (YAML reads a number without a dot before the exponent as a string: write 1.0e-3)"
+                    if isinstance(lr, str) and re.fullmatch(r"[-+]?\d+[eE][-+]?\d+", lr.strip()) else "")
+            errors.append(f"{key}.lr: must be a finite number > 0, got {lr!r} ({type(lr).__name__}){hint}")
+    return errors
+
+
 def check_config(path: str | Path) -> list[str]:
     """Return the problems found in one ESPnet training config, each as ``<file>: <message>``."""
     try:
@@ -146,7 +182,7 @@ def check_config(path: str | Path) -> list[str]:
     except ConfigError as err:
         return [str(err)]
     suffixes = sorted({m.group(1) for k in config if (m := re.fullmatch(r"scheduler(\d*)", str(k)))})
-    problems: list[str] = []
+    problems: list[str] = [f"{path}: {msg}" for msg in _check_optimizer_lrs(config)]
     for suffix in suffixes:
         problems += [f"{path}: {msg}" for msg in _check_scheduler(config, suffix)]
     return problems
@@ -181,6 +217,9 @@ def registration_note(names: list[str]) -> str | None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("configs", nargs="+", metavar="CONFIG", help="ESPnet training config YAML files")
+    parser.add_argument("--no_registration_note", action="store_true",
+                        help="no note on how plain ESPnet finds our schedulers (the caller, e.g. asr.sh, runs "
+                             "ESPnet through the launcher)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -193,7 +232,8 @@ def run(args: argparse.Namespace) -> int:
             bad += 1
         else:
             print(f"{path}: OK")
-    note = registration_note(sorted({n for path in args.configs for n in plugin_schedulers(path)}))
+    note = None if getattr(args, "no_registration_note", False) else registration_note(
+        sorted({n for path in args.configs for n in plugin_schedulers(path)}))
     if note:
         print(note, file=sys.stderr)
     if bad:

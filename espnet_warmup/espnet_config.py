@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -65,7 +66,16 @@ def load_config(path: str | Path) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------- registries
 def espnet_registries() -> tuple[dict[str, type], dict[str, type]]:
-    """ESPnet's ``(scheduler_classes, optim_classes)``, with our schedulers registered first."""
+    """ESPnet's ``(scheduler_classes, optim_classes)``, with our schedulers registered first.
+
+    Under the recipe's ``ESPNET_WARMUP_QUIET_IMPORTS=1`` (path.sh), ESPnet is imported as the launcher
+    imports it, without its import-time notices (see :mod:`espnet_warmup.lazy_registration`)."""
+    import os
+
+    from espnet_warmup import lazy_registration
+
+    if os.environ.get(lazy_registration.QUIET_IMPORTS_ENV, "") == "1" and "espnet2.tasks.abs_task" not in sys.modules:
+        lazy_registration.install()
     from espnet2.tasks import abs_task
 
     from espnet_warmup.registry import register

@@ -153,3 +153,76 @@ def test_no_note_where_the_startup_hook_is_installed(tmp_path, monkeypatch):
     assert cc.registration_note(["exponentialwarmuplr"]) is None
     hook.uninstall(tmp_path)
     assert cc.registration_note(["exponentialwarmuplr"]).startswith("check-config: note: exponentialwarmuplr")
+
+
+@pytest.mark.parametrize("steps,lrs,first,second", [
+    ("[0, 250, 500]", "[0.0, 0.001]", 3, 2),
+    ("[0, 500]", "[0.0, 0.0001, 0.001]", 2, 3),
+])
+def test_piecewise_lists_of_different_lengths_name_both_keys_and_lengths(tmp_path, steps, lrs, first, second):
+    path = write(tmp_path, f"scheduler: piecewiselinearwarmuplr\nscheduler_conf:\n    warmup_steps_list: {steps}\n"
+                           f"    warmup_lr_list: {lrs}\n")
+    assert check_config(path) == [
+        f"{path}: scheduler_conf: warmup_steps_list has {first} entries but warmup_lr_list has {second}; they must "
+        "be equally long (one entry per knot)"]
+
+
+def test_piecewise_list_mismatch_is_found_for_a_second_optimizer_too(tmp_path):
+    path = write(tmp_path, "scheduler2: piecewiselinearwarmuplr\nscheduler2_conf:\n    warmup_steps_list: [0, 10]\n"
+                           "    warmup_lr_list: [0.001]\n")
+    assert check_config(path) == [
+        f"{path}: scheduler2_conf: warmup_steps_list has 2 entries but warmup_lr_list has 1; they must be equally "
+        "long (one entry per knot)"]
+
+
+def test_warmup_exactly_as_long_as_the_training_is_fine_one_more_is_an_error(tmp_path):
+    ok = write(tmp_path, "scheduler: warmuplr\nscheduler_conf:\n    warmup_steps: 6000\n")
+    assert check_config(ok) == []
+    long = write(tmp_path, "scheduler: warmuplr\nscheduler_conf:\n    warmup_steps: 6001\n")
+    assert check_config(long) == [
+        f"{long}: scheduler_conf.warmup_steps: 6001 warmup updates but the config plans only 6000 updates "
+        "(max_epoch 10 x num_iters_per_epoch 600 / accum_grad 1); the run ends before reaching the peak LR"]
+
+
+def test_every_error_of_every_config_is_listed_before_the_exit(tmp_path):
+    a = tmp_path / "a.yaml"
+    a.write_text(BASE + "scheduler: warmuplr\nscheduler_conf:\n    warmup_steps: 9000\n")
+    b = tmp_path / "b.yaml"
+    b.write_text(BASE + "scheduler: piecewiselinearwarmuplr\nscheduler_conf:\n    warmup_steps_list: [0, 9000]\n"
+                        "    warmup_lr_list: [0.001]\n")
+    out = subprocess.run([sys.executable, "-m", "espnet_warmup.cli", "check-config", "--no_registration_note",
+                          str(a), str(b), str(tmp_path / "missing.yaml")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    # (ESPnet's import-time notices, if any, are not ours)
+    assert [ln for ln in out.stderr.splitlines() if ln.startswith((str(tmp_path), "check-config:"))] == [
+        f"{a}: scheduler_conf.warmup_steps: 9000 warmup updates but the config plans only 6000 updates "
+        "(max_epoch 10 x num_iters_per_epoch 600 / accum_grad 1); the run ends before reaching the peak LR",
+        f"{b}: scheduler_conf: warmup_steps_list has 2 entries but warmup_lr_list has 1; they must be equally long "
+        "(one entry per knot)",
+        f"{b}: scheduler_conf.warmup_steps_list: 9000 warmup updates but the config plans only 6000 updates "
+        "(max_epoch 10 x num_iters_per_epoch 600 / accum_grad 1); the run ends before reaching the peak LR",
+        f"{tmp_path / 'missing.yaml'}: cannot read the config: No such file or directory",
+        "check-config: 3 of 3 config(s) have problems",
+    ]
+
+
+def test_no_registration_note_option_drops_the_note_only(tmp_path):
+    path = write(tmp_path, "scheduler: exponentialwarmuplr\n", base="optim: adam\noptim_conf:\n    lr: 0.001\n")
+    # as asr.sh runs it: under path.sh's ESPNET_WARMUP_QUIET_IMPORTS=1, ESPnet's import notices stay out
+    out = subprocess.run([sys.executable, "-m", "espnet_warmup.cli", "check-config", "--no_registration_note",
+                          str(path)], capture_output=True, text=True, timeout=120,
+                         env=dict(__import__("os").environ, PYTHONNOUSERSITE="1", ESPNET_WARMUP_QUIET_IMPORTS="1"))
+    assert out.returncode == 0 and out.stdout == f"{path}: OK\n"
+    assert "note:" not in out.stderr
+
+
+@pytest.mark.parametrize("lr,message", [
+    ("fast", "optim_conf.lr: must be a finite number > 0, got 'fast' (str)"),
+    ("1e-3", "optim_conf.lr: must be a finite number > 0, got '1e-3' (str) (YAML reads a number without a dot "
+             "before the exponent as a string: write 1.0e-3)"),
+    ("-0.001", "optim_conf.lr: must be a finite number > 0, got -0.001 (float)"),
+])
+def test_an_optimizer_lr_that_is_not_a_positive_number_is_an_error(tmp_path, lr, message):
+    path = write(tmp_path, "", base=f"optim: adam\noptim_conf:\n    lr: {lr}\n")
+    assert check_config(path) == [f"{path}: {message}"]

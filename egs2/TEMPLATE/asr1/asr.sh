@@ -159,7 +159,28 @@ check_test_sets() {
 }
 test_sets_opt=${test_sets}  # "auto" is resolved after stage 1 (resolve_test_sets)
 if [ "${test_sets}" != auto ]; then check_test_sets; fi
-for _v in stage stop_stage ngpu num_nodes nj inference_nj nbpe batch_size train_nthreads train_jobs; do
+# Stage ranges: --stage/--stop_stage/--skip_stages name stages of this recipe, and the range runs at
+# least one of them (ESPnet's asr.sh would silently do nothing for --stage 5 --stop_stage 3 or --stage 99).
+first_stage=1 last_stage=14
+for _v in stage stop_stage; do
+    [[ "${!_v}" =~ ^[0-9]{1,9}$ ]] \
+        || die "--${_v} must be a stage number (an integer; this recipe's stages are ${first_stage}-${last_stage}), got '${!_v}'"
+    _n=$((10#${!_v})); printf -v "${_v}" '%s' "${_n}"  # 011 -> 11, not octal
+done
+[ "${stage}" -le "${stop_stage}" ] \
+    || die "--stage ${stage} is after --stop_stage ${stop_stage}: no stage would run (stages run from --stage to --stop_stage; allowed: ${first_stage} <= --stage <= --stop_stage)"
+[ "${stage}" -le "${last_stage}" ] \
+    || die "--stage ${stage}: this recipe has stages ${first_stage}-${last_stage} (see --help); no stage would run"
+[ "${stop_stage}" -ge "${first_stage}" ] \
+    || die "--stop_stage ${stop_stage}: this recipe has stages ${first_stage}-${last_stage} (see --help); no stage would run"
+_skips=""
+for _v in ${skip_stages}; do
+    [[ "${_v}" =~ ^[0-9]{1,9}$ ]] && [ "$((10#${_v}))" -ge "${first_stage}" ] && [ "$((10#${_v}))" -le "${last_stage}" ] \
+        || die "--skip_stages: '${_v}' is not a stage of this recipe; allowed: stage numbers ${first_stage}-${last_stage}, space-separated (got '${skip_stages}')"
+    _skips+=" $((10#${_v}))"
+done
+skip_stages=${_skips# }
+for _v in ngpu num_nodes nj inference_nj nbpe batch_size train_nthreads train_jobs; do
     [[ "${!_v}" =~ ^[0-9]+$ ]] || die "--${_v} must be a non-negative integer, got '${!_v}'"
 done
 for _v in nj inference_nj train_jobs; do [ "${!_v}" -ge 1 ] || die "--${_v} must be >= 1"; done
@@ -184,6 +205,9 @@ run_stage() {
     [[ " ${skip_stages} " != *" ${n} "* ]]
 }
 any_stage() { local n; for n in "$@"; do run_stage "$n" && return 0; done; return 1; }
+# shellcheck disable=SC2046
+any_stage $(seq "${first_stage}" "${last_stage}") \
+    || die "--stage ${stage} --stop_stage ${stop_stage} with the skipped stages '${skip_stages# }' (--skip_stages and --skip_*): no stage would run"
 
 # Configs: checked up front, so a typo fails before hours of earlier stages.
 train_configs=()
@@ -194,6 +218,21 @@ if any_stage 10 11 12 13 14; then
         [ -f "${_c}" ] || die "--train_config: file not found: ${_c}"
     done
 fi
+# A config listed twice (the same file, however spelled) is trained and evaluated once.
+declare -A _seen=()
+_unique=()
+for _c in ${train_configs[@]+"${train_configs[@]}"}; do
+    _r=$(realpath -m -- "${_c}")
+    if [ -n "${_seen[${_r}]+x}" ]; then
+        log "NOTE: --train_config lists ${_seen[${_r}]} more than once (also as ${_c}); it is trained and evaluated once"
+        continue
+    fi
+    _seen[${_r}]=${_c}
+    _unique+=("${_c}")
+done
+train_configs=(${_unique[@]+"${_unique[@]}"})
+train_config="${train_configs[*]}"
+unset _seen _unique _r _c
 if [ -n "${inference_config}" ] && any_stage 12 && [ ! -f "${inference_config}" ]; then
     die "--inference_config: file not found: ${inference_config}"
 fi
@@ -227,6 +266,16 @@ exp_of() {
     name=$(basename "$1"); name=${name%.yaml}; name=${name%.yml}
     echo "${expdir}/asr_${name}${asr_tag:+_${asr_tag}}"
 }
+# Exp dirs are unique per config path: configs of the same file name from different folders
+# (which exp_of maps to one dir), or a config whose exp dir another config trained, are refused
+# before any stage runs (train_guard names; each exp dir records its config in train_record.yaml).
+if any_stage 10 11 12 13 14; then
+    _pairs=()
+    for _c in "${train_configs[@]}"; do _pairs+=("${_c}" "$(exp_of "${_c}")"); done
+    python3 -m espnet_warmup.recipe.stages.train_guard names "${_pairs[@]}" >&2 \
+        || die "--train_config: configs and exp dirs do not match one to one (see above); nothing was run"
+    unset _pairs _c
+fi
 if [ -z "${inference_tag}" ]; then
     if [ -n "${inference_config}" ]; then
         inference_tag=$(basename "${inference_config}"); inference_tag=${inference_tag%.yaml}
@@ -524,22 +573,52 @@ run_training() {  # run_training <exp dir> <command...>: run it (under the monit
     fi
     report_failure "Training ${exp}" "${exp}/train.log"
 }
-train_one() {  # train_one <config>: stage 11 for one policy
+stats_sig() { md5sum < "${asr_stats_dir}/.done" | cut -d' ' -f1; }
+train_one() {  # train_one <config>: stage 11 for one policy (stage_11_train's train_guard check passed)
     local config=$1 exp sig
     exp=$(exp_of "${config}")
-    sig="config=$(checksum "${config}") args=${train_args} stats=$(md5sum < "${asr_stats_dir}/.done" | cut -d' ' -f1) ngpu=${ngpu}"
-    if [ -f "${exp}/.done" ] && ! { [ -f "${exp}/${inference_asr_model}" ] && is_done "${exp}/.done" "${sig}"; }; then
-        log "WARNING: ${exp} was trained with other settings; training again (resuming from its checkpoint.pth if any; remove ${exp} to start from scratch)"
+    sig="config=$(checksum "${config}") args=${train_args} stats=$(stats_sig) ngpu=${ngpu}"
+    if [ -f "${exp}/.done" ] && [ -f "${exp}/${inference_asr_model}" ] && ! is_done "${exp}/.done" "${sig}"; then
+        # train_guard found no difference ESPnet sees (comments, defaults, --ngpu): the model stands.
+        log "Stage 11: Training: ${exp}: ${config} differs from what trained it only where ESPnet sees no difference (comments, defaults, --ngpu); kept, not retrained"
+        mark_done "${exp}/.done" "${sig}"
+    fi
+    if [ -f "${exp}/.done" ] && [ ! -f "${exp}/${inference_asr_model}" ]; then
+        log "WARNING: ${exp} is marked done but ${exp}/${inference_asr_model} is missing; running its training again with the same config to make it"
         rm -f "${exp}/.done"
+    fi
+    if ! is_done "${exp}/.done" "${sig}"; then
+        python3 -m espnet_warmup.recipe.stages.train_guard record --train_args="${train_args}" --stats "$(stats_sig)" \
+            "${config}" "${exp}" || die "could not write ${exp}/train_record.yaml"
     fi
     stage 11 "${exp}" "${sig}" "${config} -> ${exp} (log: ${exp}/train.log)" train_policy "${config}" "${exp}"
 }
 stage_11_train() {
     local key config i
+    # Every config passes check-config before any training starts (all configs checked, all errors
+    # listed; its problem lines "<config>: <key>: ..." are relayed as ERROR lines).
+    local cc_out line c
+    if ! cc_out=$(python3 -m espnet_warmup.cli check-config --no_registration_note "${train_configs[@]}" 2>&1); then
+        while IFS= read -r line; do
+            for c in "${train_configs[@]}"; do
+                if [[ "${line}" == "${c}: "* && "${line}" != "${c}: OK" ]]; then line="ERROR: ${line}"; break; fi
+            done
+            printf '%s
+' "${line}" >&2
+        done <<< "${cc_out}"
+        die "check-config found errors in --train_config (listed above); fix them and rerun (no training was started)"
+    fi
+    log "check-config: ${#train_configs[@]} training config(s) OK"
     [ -f "${asr_stats_dir}/.done" ] || die "${asr_stats_dir} is not finished: run stage 10 first"
     key=$(stats_key) || die "--train_config: see the error above"
     [[ "$(cat "${asr_stats_dir}/.done")" == "frontend=${key} "* ]] \
         || die "${asr_stats_dir} was collected for another frontend than ${train_configs[*]}: run stage 10 again"
+    # Before any training starts, no training would resume or relabel an exp dir trained with
+    # another config (train_guard check: every refusal listed).
+    local -a pairs=()
+    for config in "${train_configs[@]}"; do pairs+=("${config}" "$(exp_of "${config}")"); done
+    python3 -m espnet_warmup.recipe.stages.train_guard check --train_args="${train_args}" --stats "$(stats_sig)" \
+        "${pairs[@]}" >&2 || die "stage 11 refused (see above); no training was started"
     # On a CPU, training may use every core (path.sh sets OMP_NUM_THREADS=1 for parallel jobs),
     # shared by the --train_jobs trainings that run at the same time.
     if [ "${ngpu}" -eq 0 ] && [ "${train_nthreads}" -eq 0 ]; then

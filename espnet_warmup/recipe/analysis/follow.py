@@ -81,7 +81,11 @@ class LogFollower:
         return restarted, lines
 
     def rest(self) -> str:
-        """The last, unterminated line (once; '' if none): call when the writer has ended."""
+        """The last, unterminated line (once; '' if none): call when the writer has ended.
+
+        It is not a complete record (the writer stopped mid-line): feed it to
+        :meth:`espnet_warmup.recipe.analysis.logs.TrainLogParser.feed` with ``complete=False``,
+        which counts and reports it instead of reading a cut number as data."""
         rest, self._buf = self._buf, ""
         return rest
 

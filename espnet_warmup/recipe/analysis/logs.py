@@ -27,6 +27,7 @@ axis (the one tensorboard uses); :func:`espnet_warmup.recipe.analysis.metrics.to
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import re
 from datetime import datetime
@@ -43,6 +44,29 @@ _FINISHED_RE = re.compile(r"The training was finished at (\d+) epochs")
 _EPOCH_START_RE = re.compile(r"(\d+)/(\d+)epoch started")
 _TIME_RE = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3})")
 _ACCOUNTING_RE = re.compile(r"^# Accounting: time=(\d+)")
+
+# A complete record, as ESPnet's reporter writes it (espnet2/train/reporter.py): every float is
+# f"{v:.3f}" or f"{v:.3e}" (nan, inf, -inf as such), counts are ints; epoch results also carry
+# timedeltas in humanfriendly's words ("time=1 minute and 2.5 seconds"). A line cut mid-number
+# ("optim0_lr0=6.1" of 6.100e-04) or mid-key does not match, so it is not taken as data.
+_STRICT_NUMBER = r"[-+]?(?:\d+\.\d{3}(?:e[+-]\d{2,})?|\d+|nan|inf)"
+_KEY = r"[A-Za-z_][A-Za-z0-9_]*"
+# ESPnet drops the comma before a key now and then ("grad_norm=8.187clip=100.000").
+_SEP = r"(?:,\s*|\s+|(?=[A-Za-z_])|$)"
+_INTERVAL_BODY_RE = re.compile(rf"\s*(?:{_KEY}={_STRICT_NUMBER}{_SEP})+")
+_UNIT = r"(?:nanoseconds?|microseconds?|milliseconds?|seconds?|minutes?|hours?|days?|weeks?|years?)"
+_TIMESPAN = rf"\d+(?:\.\d+)? {_UNIT}(?:(?:, | and )\d+(?:\.\d+)? {_UNIT})*"
+_RESULTS_BODY_RE = re.compile(
+    rf"\s*(?:\[\w+\]\s*(?:{_KEY}=(?:{_TIMESPAN}|{_STRICT_NUMBER}){_SEP})+)+")
+
+
+def _complete(body: str, kind: str) -> bool:
+    """Does the text after ``batch:`` / ``epoch results:`` parse fully as ESPnet writes it?"""
+    pattern = _INTERVAL_BODY_RE if kind == "interval" else _RESULTS_BODY_RE
+    return pattern.fullmatch(body.rstrip()) is not None
+
+
+_logger = logging.getLogger(__name__)
 
 
 class LogFormatError(ValueError):
@@ -116,6 +140,8 @@ class TrainLog:
     first_time: datetime | None = None
     last_time: datetime | None = None
     accounting_seconds: float | None = None
+    #: lines not taken as data, each as ``<file>:<line>: <why>`` (also logged as warnings)
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
     def series(self, key: str) -> tuple[list[int], list[float]]:
         """(steps, values) of one interval statistic, intervals lacking it left out."""
@@ -203,11 +229,27 @@ class TrainLogParser:
                     sk.step = off + max(it.end for it in mine if off + it.end >= sk.step)
 
     # -- lines -------------------------------------------------------------------
-    def feed(self, line: str) -> object | None:
+    def _skip(self, why: str) -> None:
+        where = f"{self.log.path if self.log.path is not None else '<train.log>'}:{self._line_no}"
+        message = f"{where}: {why}; not read as data"
+        self.log.warnings.append(message)
+        _logger.warning("warning: %s", message)
+
+    def feed(self, line: str, complete: bool = True) -> object | None:
         """Parse one line; return the record it produced (Interval, EpochResult,
-        SkippedUpdate) or None."""
+        SkippedUpdate) or None.
+
+        ``complete=False``: the line has no newline yet (the last line of a log that a job is
+        still writing, or was killed while writing): it is counted, warned about and not read.
+        A record line that does not parse fully (cut mid-number) is skipped the same way.
+        """
         self._line_no += 1
         line = line.rstrip("\n")
+        if not complete:
+            if line.strip():
+                self._skip("the last line is incomplete (no newline: the job is still writing it, "
+                           "or was stopped mid-line)")
+            return None
         m = _ACCOUNTING_RE.match(line)
         if m:
             self.log.accounting_seconds = float(m.group(1))
@@ -219,6 +261,9 @@ class TrainLogParser:
             self.log.first_time = self.log.first_time or t
             self.log.last_time = t
         m = _INTERVAL_RE.search(line)
+        if m and not _complete(m.group(4), "interval"):
+            self._skip("an interval line that does not parse fully (cut or garbled)")
+            return None
         if m:
             epoch, start, end = int(m.group(1)), int(m.group(2)), int(m.group(3))
             self._epoch = epoch
@@ -231,6 +276,9 @@ class TrainLogParser:
             self.log.intervals.append(rec)
             return rec
         m = _EPOCH_RE.search(line)
+        if m and not _complete(m.group(2), "results"):
+            self._skip("an epoch results line that does not parse fully (cut or garbled)")
+            return None
         if m:
             rec = EpochResult(int(m.group(1)), _split_results(m.group(2)), time=t)
             for sk in self._pending:  # warnings after the last interval line of the epoch
@@ -287,7 +335,7 @@ def parse_train_log(path: str | Path) -> TrainLog:
     parser = TrainLogParser(path)
     with open(path, errors="replace") as f:
         for line in f:
-            parser.feed(line)
+            parser.feed(line, complete=line.endswith("\n"))
     log = parser.finish()
     if not log.intervals and not log.epochs:
         raise LogFormatError(

@@ -125,6 +125,8 @@ class RunCurves:
     spikes: list[spikes.Spike]
     wall_seconds: float | None
     ppl_note: str
+    #: train.log lines not read as data (cut mid-number, unterminated), as ``<file>:<line>: <why>``
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def accum_grad(self) -> int:
@@ -194,4 +196,5 @@ def load_run(expdir: str | Path, source: str = "auto", name: str | None = None,
         interval_sizes=[sizes.get(st, 1) for st in series["clip"][0]], skipped_steps=src.skipped_steps(),
         epoch_steps=src.epoch_steps(), spikes=spikes.detect_spikes(gy, gx, spike_factor, spike_window, min_history),
         wall_seconds=src.wall_seconds, ppl_note=note,
+        warnings=list(src.log.warnings) if isinstance(src, TrainLogSource) else [],
     )
