@@ -109,8 +109,8 @@ class Monitor:
             f.write(line + "\n")
 
     # -- the log -----------------------------------------------------------------
-    def _feed_line(self, line: str) -> None:
-        rec = self.parser.feed(line)
+    def _feed_line(self, line: str, complete: bool = True) -> None:
+        rec = self.parser.feed(line, complete=complete)
         if rec is not None:
             self._last_record = rec
         elif "epoch started" in line or "The training was finished" in line:
@@ -194,8 +194,8 @@ class Monitor:
                 if self.stop and self.detector.diverged and not self.stopped and self.signalled is None and alive:
                     self._stop_when_safe()
                 if not alive:
-                    if rest := self.follower.rest():
-                        self._feed_line(rest)
+                    if rest := self.follower.rest():  # cut mid-line by the job's end: not a record
+                        self._feed_line(rest, complete=False)
                     break
                 time.sleep(self.poll)
         finally:
