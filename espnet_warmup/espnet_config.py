@@ -128,7 +128,7 @@ def optimizer_lr(config: dict[str, Any], suffix: str = "") -> float | None:
 # ----------------------------------------------------------------------------- training length
 @dataclasses.dataclass(frozen=True)
 class PlannedUpdates:
-    """Number of optimizer updates a config fixes: ``max_epoch * num_iters_per_epoch // accum_grad``.
+    """Number of optimizer updates a config fixes: ``max_epoch * (num_iters_per_epoch // accum_grad)``.
 
     ``num_iters_per_epoch`` counts mini-batches; ESPnet steps batch schedulers once per update.
     """
@@ -154,7 +154,9 @@ def planned_updates(config: dict[str, Any]) -> PlannedUpdates | None:
     accum = config.get("accum_grad", ESPNET_DEFAULT_ACCUM_GRAD)
     if not is_number(max_epoch) or not is_number(accum) or accum <= 0:
         return None
-    return PlannedUpdates(int(max_epoch) * int(iters) // int(accum), max_epoch, iters, accum)
+    # ESPnet's trainer counts iterations from 1 in every epoch and updates when the count is a
+    # multiple of accum_grad: num_iters_per_epoch // accum_grad updates per epoch.
+    return PlannedUpdates(int(max_epoch) * (int(iters) // int(accum)), max_epoch, iters, accum)
 
 
 # ----------------------------------------------------------------------------- scheduler

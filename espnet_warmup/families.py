@@ -296,7 +296,7 @@ def combination_problems(conf: Mapping[str, Any]) -> list[str]:
     if TAILS[tail].needs_total:
         if total is None:
             out.append(f"total_steps is required by tail {tail}: the last update T, where the LR reaches its "
-                       f"floor (set it to max_epoch x num_iters_per_epoch / accum_grad)")
+                       f"floor (set it to max_epoch x (num_iters_per_epoch // accum_grad))")
         elif total <= w:
             out.append(f"total_steps must be > warmup_steps ({w}) for tail {tail} (it decays from update w to "
                        f"update T), got {total}")

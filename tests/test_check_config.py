@@ -226,3 +226,13 @@ def test_no_registration_note_option_drops_the_note_only(tmp_path):
 def test_an_optimizer_lr_that_is_not_a_positive_number_is_an_error(tmp_path, lr, message):
     path = write(tmp_path, "", base=f"optim: adam\noptim_conf:\n    lr: {lr}\n")
     assert check_config(path) == [f"{path}: {message}"]
+
+
+def test_planned_updates_counts_whole_accumulations_per_epoch():
+    """ESPnet's trainer restarts its iteration count every epoch and updates at multiples of
+    accum_grad: 3 epochs of 5 iterations under accum_grad 2 are 3 x 2 = 6 updates, not 7."""
+    from espnet_warmup.espnet_config import planned_updates
+
+    assert planned_updates({"max_epoch": 3, "num_iters_per_epoch": 5, "accum_grad": 2}).total == 6
+    assert planned_updates({"max_epoch": 3, "num_iters_per_epoch": 6, "accum_grad": 2}).total == 9
+    assert planned_updates({"max_epoch": 3}) is None
