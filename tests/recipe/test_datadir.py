@@ -174,3 +174,27 @@ def test_every_data_dir_cli_turns_undecodable_text_into_one_error_line(tmp_path)
         res = run_cli(*argv, cwd=tmp_path)
         assert (res.returncode, res.stderr, res.stdout) == (1, error + "\n", ""), argv
     assert sorted(p.name for p in tmp_path.iterdir()) == ["train"]  # nothing written by any of them
+
+
+def test_stage_1_imports_an_edited_kaldi_dir_again_instead_of_skipping_it(tmp_path):
+    """Stage 1's marker holds the kaldi:<dir> sources' sizes and times: a transcript fixed after
+    a finished stage 1 reaches data/ on the next ./run.sh, not only on a direct local/data.sh."""
+    from tests.data.test_kaldi_import import make_kaldi_dir
+    from tests.recipe.conftest import make_recipe_dir, run_recipe
+
+    src = tmp_path / "src"
+    for name, utt in (("train_en", "s-1"), ("dev_en", "s-2"), ("test_en", "s-3")):
+        make_kaldi_dir(src / name, {utt: ("s", "helo")}, tmp_path / "audio", with_lang="en")
+    corpus = " ".join(f"kaldi:{src / n}" for n in ("train_en", "dev_en", "test_en"))
+    recipe = make_recipe_dir(tmp_path / "asr1")
+    args = ("--stage", "1", "--stop_stage", "1", "--corpus", corpus, "--test_sets", "auto")
+    first = run_recipe(recipe, *args)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert datadir.read_kv(recipe / "data" / "train" / "text")["s-1"] == "<en> helo"
+    again = run_recipe(recipe, *args)
+    assert "Stage 1: Data preparation: data already done, skipped" in again.stderr
+    (src / "train_en" / "text").write_text("s-1 hello\n")
+    fixed = run_recipe(recipe, *args)
+    assert fixed.returncode == 0, fixed.stderr[-2000:]
+    assert "already done" not in fixed.stderr
+    assert datadir.read_kv(recipe / "data" / "train" / "text")["s-1"] == "<en> hello"

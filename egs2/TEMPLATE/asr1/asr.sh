@@ -409,14 +409,25 @@ data_prep() {  # data_prep <local/data.sh options...>
     resolve_test_sets
     for d in ${org_train_set} ${valid_set} ${test_sets}; do validate_data_dir "data/${d}"; done
 }
+kaldi_sources_stamp() {  # size and mtime of every kaldi:<dir> source's files: an edited dir redoes stage 1
+    local w d f
+    for w in ${corpus} ${local_data_opts}; do
+        [[ "${w}" == kaldi:* ]] || continue
+        d=${w#kaldi:}; d=${d%%:*}
+        for f in wav.scp text segments utt2spk utt2lang utt2dur; do
+            [ -f "${d}/${f}" ] && printf ' %s' "${d}/${f}:$(stat -c '%s:%Y' "${d}/${f}")"
+        done
+    done
+    return 0
+}
 stage_1_data_prep() {
     [ -x local/data.sh ] || die "local/data.sh not found or not executable in ${PWD}"
     local opts="${corpus:+--corpus ${corpus} }${local_data_opts}" d
     if [ "${test_sets_opt}" != auto ] || [ -s data/test_sets ]; then resolve_test_sets; fi
     for d in ${org_train_set} ${valid_set} ${test_sets}; do [ -f "data/${d}/wav.scp" ] || rm -f data/.done; done
     # shellcheck disable=SC2086
-    stage 1 data "local/data.sh ${opts} sets=${org_train_set},${valid_set},${test_sets_opt}" "local/data.sh ${opts}" \
-        data_prep ${opts}
+    stage 1 data "local/data.sh ${opts} sets=${org_train_set},${valid_set},${test_sets_opt}$(kaldi_sources_stamp)" \
+        "local/data.sh ${opts}" data_prep ${opts}
 }
 stage_2_speed_perturb() {
     if [ -z "${speed_perturb_factors}" ]; then
