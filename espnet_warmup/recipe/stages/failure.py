@@ -221,8 +221,8 @@ def diagnose(log: Path) -> Diagnosis | None:
         if cut:
             cause += "; cut by it: " + "; ".join(cut)
         todo = (f"free space on {space.mount} (or give the recipe's outputs another disk: --expdir, --dumpdir), "
-                "then rerun the same command: finished stages are skipped, and stage 11 checks the checkpoint files "
-                "(repairing an epoch model cut by the full disk from checkpoint.pth) and resumes the training")
+                "then rerun the same command: finished stages are skipped (stage 11 first repairs or quarantines "
+                "model files cut by the full disk, then resumes the training from checkpoint.pth)")
         return Diagnosis(log, cause, todo, shown)
 
     # 2. Killed by a signal.
@@ -260,8 +260,10 @@ def diagnose(log: Path) -> Diagnosis | None:
         cause = f"{exc[0]}{where}"
         todo = f"read the traceback at the end of {log}"
         return Diagnosis(log, cause, todo, shown)
-    code_text = f"exit code {end[0]}" if end else "the log has no run.pl trailer (the job did not finish writing it)"
-    return Diagnosis(log, f"{code_text}; no Python traceback", f"read {log}", shown)
+    code_text = f"exit code {end[0]}" if end else "no run.pl trailer: the job did not finish writing its log"
+    if errors:
+        return Diagnosis(log, f"{errors[-1].strip()} ({code_text})", f"read {log}", shown)
+    return Diagnosis(log, f"{code_text}; the log names no error", f"read {log}", shown)
 
 
 def summarise(logs: list[Path], out=sys.stdout, max_logs: int = 3) -> int:
@@ -277,7 +279,12 @@ def summarise(logs: list[Path], out=sys.stdout, max_logs: int = 3) -> int:
             failed.append(d)
     for log in missing:
         print(f"  no log at {log}", file=out)
+    causes: dict[str, Path] = {}
     for d in failed[:max_logs]:
+        if d.cause in causes:
+            print(f"  {d.log}: the same cause as {causes[d.cause]}", file=out)
+            continue
+        causes[d.cause] = d.log
         print(f"  cause: {d.cause}", file=out)
         if d.lines:
             print(f"  last error lines of {d.log}:", file=out)
