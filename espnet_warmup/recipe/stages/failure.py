@@ -76,6 +76,9 @@ class Diagnosis:
     cause: str
     todo: str
     lines: list[str] = field(default_factory=list)
+    #: Order among a job array's logs: a full disk, a corrupt file or an exception first; a
+    #: signal last (run.pl stops the other tasks of an array with SIGTERM when one fails).
+    rank: int = 0
 
 
 def human_bytes(n: float) -> str:
@@ -242,7 +245,7 @@ def diagnose(log: Path) -> Diagnosis | None:
         if name != "SIGKILL":
             todo = "rerun the same command once the cause is gone: a training resumes from its last checkpoint.pth"
         trail = [ln for ln in lines[-3:] if _ENDED.match(ln)]
-        return Diagnosis(log, cause, todo, shown + trail)
+        return Diagnosis(log, cause, todo, shown + trail, rank=2 if name == "SIGTERM" else 1)
 
     # 3. A corrupt model file.
     if CORRUPT.search(text) or (exc and "torch/serialization.py" in text and "Errno 22" in exc[0]):
@@ -277,6 +280,7 @@ def summarise(logs: list[Path], out=sys.stdout, max_logs: int = 3) -> int:
         d = diagnose(log)
         if d is not None:
             failed.append(d)
+    failed.sort(key=lambda d: d.rank)  # stable: the logs' order otherwise
     for log in missing:
         print(f"  no log at {log}", file=out)
     causes: dict[str, Path] = {}
