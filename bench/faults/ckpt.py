@@ -297,6 +297,23 @@ def _killed_after(tmp: Path, recipe: Path) -> None:
     assert "# Ended (code 137" in log and not (recipe / "exp/asr_ckpt_faults_oom/.done").exists()
 
 
+def _corrupt_decode_model(tmp: Path, recipe: Path) -> Command:
+    exp = _with_training(recipe)
+    ave = exp / "valid.acc.ave_2best.pth"
+    ave.write_bytes(ave.read_bytes()[:2048])
+    script = (f"./run.sh --stage 12 --stop_stage 12 --train_config {CONFIG} --asr_tag {TAG} 2>&1 "
+              f"| tee {tmp}/console.txt; exit ${{PIPESTATUS[0]}}")
+    return Command(["bash", "-c", script], cwd=recipe, env=_env())
+
+
+def _corrupt_decode_model_after(tmp: Path, recipe: Path) -> None:
+    _console_says(tmp, rf"cause: corrupt file: {EXP}/valid\.acc\.ave\.pth -> {EXP}/valid\.acc\.ave_2best\.pth is "
+                  r"truncated \(2048 bytes", rf"what to do: run `python3 -m espnet_warmup\.recipe\.stages\.checkpoints "
+                  rf"check {EXP}`")
+    assert (recipe / EXP / "valid.acc.ave_2best.pth").stat().st_size == 2048, "the model file was changed"
+    assert not (recipe / DECODE_DIR / ".done").exists()
+
+
 CUT = r"probably cut by a full disk or a kill during saving"
 
 CASES: list[Case] = [
@@ -328,6 +345,10 @@ CASES: list[Case] = [
     Case("disk full while decoding (stage 12, tmpfs decode dir)", "disk", _disk_full_decode, 1,
          r"run\.pl: (cannot start job \d .*No space left on device|[12] / 2 failed, log is in "
          r"exp/asr_ckpt_faults_base/decode_asr_model_valid\.acc\.ave/test/logdir/asr_inference\.\*\.log)", needs_recipe=True, after=_disk_full_decode_after),
+    Case("decoding with a truncated averaged model", "logs", _corrupt_decode_model, 1,
+         r"run\.pl: [12] / 2 failed, log is in "
+         r"exp/asr_ckpt_faults_base/decode_asr_model_valid\.acc\.ave/test/logdir/asr_inference\.\*\.log",
+         needs_recipe=True, after=_corrupt_decode_model_after),
     Case("training killed by SIGKILL (as the OOM killer does)", "logs", _killed, 1, r"^# Ended \(code 137; signal 9\)", needs_recipe=True,
          after=_killed_after),
 ]

@@ -105,7 +105,7 @@ def test_a_corrupt_model_file_is_named_with_why_it_does_not_load(tmp_path):
     assert "UnpicklingError" in (tmp_path / "load.log").read_text()
     s = summary(tmp_path / "load.log", cwd=tmp_path)
     assert "cause: corrupt file: model.pth is not a PyTorch file (130 bytes, starts with bytes 006e6f74" in s.stdout
-    assert "what to do: for an exp dir, run `python3 -m espnet_warmup.recipe.stages.checkpoints check" in s.stdout
+    assert "what to do: make the file again from its source" in s.stdout
 
 
 def test_a_python_exception_is_named_with_the_file_and_line_that_raised_it(tmp_path):

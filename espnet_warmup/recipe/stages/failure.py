@@ -174,8 +174,15 @@ def signal_name(n: int) -> str:
         return f"signal {n}"
 
 
-def unloadable_models(log: Path, lines: list[str]) -> list[str]:
-    """The model files that the log names or that lie beside it and do not load, with why."""
+def shown_path(path: Path) -> str:
+    """``path`` relative to the working dir (the recipe dir) when it lies under it."""
+    rel = os.path.relpath(path)
+    return str(path) if rel.startswith("..") else rel
+
+
+def unloadable_models(log: Path, lines: list[str]) -> list[tuple[str, Path]]:
+    """The model files that the log names or that lie beside it and do not load: (what and why, the
+    file itself)."""
     from espnet_warmup.recipe.stages.checkpoints import NotLoadable, load
 
     candidates: list[Path] = []
@@ -197,7 +204,7 @@ def unloadable_models(log: Path, lines: list[str]) -> list[str]:
         try:
             load(real)
         except NotLoadable as e:
-            found.append(f"{p}{' -> ' + str(real) if p.is_symlink() else ''} is {e}")
+            found.append((f"{p}{' -> ' + shown_path(real) if p.is_symlink() else ''} is {e}", real))
     return found
 
 
@@ -222,7 +229,7 @@ def diagnose(log: Path) -> Diagnosis | None:
         cause = f"no space left on {space.describe()}; the job's error: {how}"
         cut = unloadable_models(log, lines)
         if cut:
-            cause += "; cut by it: " + "; ".join(cut)
+            cause += "; cut by it: " + "; ".join(text for text, _ in cut)
         todo = (f"free space on {space.mount} (or give the recipe's outputs another disk: --expdir, --dumpdir), "
                 "then rerun the same command: finished stages are skipped (stage 11 first repairs or quarantines "
                 "model files cut by the full disk, then resumes the training from checkpoint.pth)")
@@ -250,11 +257,17 @@ def diagnose(log: Path) -> Diagnosis | None:
     # 3. A corrupt model file.
     if CORRUPT.search(text) or (exc and "torch/serialization.py" in text and "Errno 22" in exc[0]):
         bad = unloadable_models(log, lines)
-        what = "; ".join(bad) if bad else f"a file it loads ({exc[0] if exc else 'see the log'})"
+        what = "; ".join(text for text, _ in bad) if bad else f"a file it loads ({exc[0] if exc else 'see the log'})"
         cause = f"corrupt file: {what}"
-        todo = ("for an exp dir, run `python3 -m espnet_warmup.recipe.stages.checkpoints check <exp dir>` (stage 11 "
-                "runs it): it rewrites a cut epoch model from checkpoint.pth, or moves the file to <exp>/quarantine/ "
-                "and says what can be done; for another file, make it again from its source")
+        exps = sorted({shown_path(real.parent) for _, real in bad if (real.parent / "config.yaml").is_file()})
+        if exps:
+            todo = (f"run `python3 -m espnet_warmup.recipe.stages.checkpoints check {' '.join(exps)}`: it rewrites an "
+                    "epoch model cut while saving from checkpoint.pth, or moves the file to quarantine/ (never deletes "
+                    "it) and says what can be done; then rerun stage 11 (first `rm <exp dir>/.done` if the training "
+                    "was marked done): it resumes at the last epoch and writes the averaged models again")
+        else:
+            todo = ("make the file again from its source (a model of an exp dir: `python3 -m "
+                    "espnet_warmup.recipe.stages.checkpoints check <exp dir>`, which stage 11 runs, then stage 11)")
         return Diagnosis(log, cause, todo, shown)
 
     # 4. A Python exception; 5. an exit status.
