@@ -10,6 +10,7 @@ away with the command whatever happens to it; what the after-check needs is copi
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
@@ -53,6 +54,7 @@ def _trained(recipe: Path) -> Path:
     """A copy of ``recipe`` (after stages 1-5) where stages 10-11 trained the tiny config (made once)."""
     if "dir" not in _cache:
         base = Path(tempfile.mkdtemp(prefix="faults_ckpt_")) / "asr1"
+        atexit.register(shutil.rmtree, base.parent, True)
         subprocess.run(["cp", "-a", str(recipe), str(base)], check=True)
         _write_config(base)
         out = _run(base, "--stage", "10", "--stop_stage", "11", "--train_config", CONFIG, "--asr_tag", TAG)
@@ -321,7 +323,8 @@ CASES: list[Case] = [
          _damage("2epoch.pth", lambda b: b[: len(b) // 2]), 0, r"Successfully finished", needs_recipe=True,
          after=_repaired),
     Case("epoch model missing (killed between the checkpoint and the epoch save)", "checkpoints", _missing_epoch, 0,
-         rf"checkpoints: {EXP}/2epoch\.pth is missing although {EXP}/checkpoint\.pth is at epoch 2 .*rewritten from", needs_recipe=True, after=_missing_epoch_after),
+         rf"checkpoints: {EXP}/2epoch\.pth is missing although {EXP}/checkpoint\.pth is at epoch 2 .*rewritten from",
+         needs_recipe=True, after=_missing_epoch_after),
     Case("checkpoint.pth truncated", "checkpoints", _damage("checkpoint.pth", lambda b: b[: len(b) // 2]), 1,
          rf"checkpoints: ERROR: {EXP}/checkpoint\.pth is truncated .*{CUT}", needs_recipe=True, after=_refused),
     Case("checkpoint.pth zero bytes", "checkpoints", _damage("checkpoint.pth", lambda b: b""), 1,
@@ -341,14 +344,17 @@ CASES: list[Case] = [
     Case("disk full while saving an epoch (tmpfs exp dir)", "disk", _disk_full_training, 1,
          r"^RuntimeError", needs_recipe=True, after=_disk_full_training_after),
     Case("disk full while formatting audio (stage 3, tmpfs dumpdir)", "disk", _disk_full_format, 1,
-         r"run\.pl: [12] / 2 failed, log is in dump_small/raw/org/train/logdir/format_audio\.\*\.log", needs_recipe=True, after=_disk_full_format_after),
+         r"run\.pl: [12] / 2 failed, log is in dump_small/raw/org/train/logdir/format_audio\.\*\.log",
+         needs_recipe=True, after=_disk_full_format_after),
     Case("disk full while decoding (stage 12, tmpfs decode dir)", "disk", _disk_full_decode, 1,
          r"run\.pl: (cannot start job \d .*No space left on device|[12] / 2 failed, log is in "
-         r"exp/asr_ckpt_faults_base/decode_asr_model_valid\.acc\.ave/test/logdir/asr_inference\.\*\.log)", needs_recipe=True, after=_disk_full_decode_after),
+         r"exp/asr_ckpt_faults_base/decode_asr_model_valid\.acc\.ave/test/logdir/asr_inference\.\*\.log)",
+         needs_recipe=True, after=_disk_full_decode_after),
     Case("decoding with a truncated averaged model", "logs", _corrupt_decode_model, 1,
          r"run\.pl: [12] / 2 failed, log is in "
          r"exp/asr_ckpt_faults_base/decode_asr_model_valid\.acc\.ave/test/logdir/asr_inference\.\*\.log",
          needs_recipe=True, after=_corrupt_decode_model_after),
-    Case("training killed by SIGKILL (as the OOM killer does)", "logs", _killed, 1, r"^# Ended \(code 137; signal 9\)", needs_recipe=True,
+    Case("training killed by SIGKILL (as the OOM killer does)", "logs", _killed, 1,
+         r"^# Ended \(code 137; signal 9\)", needs_recipe=True,
          after=_killed_after),
 ]
