@@ -282,3 +282,28 @@ def test_a_killed_training_is_summarised_as_killed_by_signal_9(stats_recipe):
     assert "# Ended (code 137" in stderr  # run.pl's trailer, shown
     assert "what to do: if it ran out of memory" in stderr
     assert not (exp / ".done").exists()
+
+
+def test_a_repair_on_a_still_full_disk_is_refused_and_done_once_space_is_freed(stats_recipe, tmp_path, tmpfs):
+    disk = tmpfs(tmp_path / "disk", "1m")
+    exp = disk / "exp"
+    shutil.copytree(stats_recipe / "exp/asr_ckpt_cal", exp, symlinks=True)
+    original = state(exp / "1epoch.pth")
+    (exp / "1epoch.pth").write_bytes((exp / "1epoch.pth").read_bytes()[:5000])
+    with open(disk / "ballast", "wb", buffering=0) as f:  # another user's data fills the disk
+        with pytest.raises(OSError, match="No space left on device"):
+            while True:
+                f.write(b"\0" * PAGE)
+    out = check(exp)
+    assert out.returncode == 1
+    assert (f"checkpoints: ERROR: {exp}/1epoch.pth is truncated (5000 bytes; its zip archive has no end record): "
+            "probably cut by a full disk or a kill during saving; rewriting it from "
+            f"{exp}/checkpoint.pth failed: [Errno 28] No space left on device") in out.stderr
+    assert f"(the broken file is in {exp}/quarantine/1epoch.pth). Free space and rerun" in out.stderr
+    assert not list(exp.glob(".*.tmp")) and not (exp / "1epoch.pth").exists()
+    (disk / "ballast").unlink()
+    out = check(exp)
+    assert out.returncode == 0, out.stderr
+    assert f"{exp}/1epoch.pth is missing although {exp}/checkpoint.pth is at epoch 1" in out.stderr
+    assert_same_state(state(exp / "1epoch.pth"), original)
+    assert (exp / "quarantine/1epoch.pth").stat().st_size == 5000
