@@ -360,16 +360,14 @@ write_resume_script() {  # write_resume_script <dir> <stage> [extra options...]
 record_command() {  # record_command <dir> <name> <command...>: <dir>/commands.sh, for its RESULTS.md
     python3 -m espnet_warmup.recipe.stages.commands "$1/commands.sh" "$2" -- "${@:3}"
 }
-# On a failed job: say which log to read, and show its error lines.
+# On a failed job: say which log to read, then the cause in words (no space left on <mount>, killed
+# by signal N, corrupt file X, the exception), the log's last error lines and what to do.
 report_failure() {  # report_failure <what> <log or glob>
-    local what=$1 logs=$2 f
+    local what=$1 logs=$2
     log "ERROR: ${what} failed; read the log: ${logs}"
-    for f in ${logs}; do
-        [ -f "$f" ] || continue
-        if ! grep -q '# Ended (code 0)' "$f" 2>/dev/null; then
-            grep -H -i -E 'error|exception|traceback' "$f" | grep -v '^[^:]*:# ' | tail -n 8 >&2 || true
-        fi
-    done
+    # shellcheck disable=SC2086
+    python3 -m espnet_warmup.recipe.stages.failure ${logs} >&2 \
+        || log "(the failure summary itself failed; read ${logs})"
     exit 1
 }
 need_binary() {  # need_binary <program> <why>
@@ -546,6 +544,7 @@ stage_10_collect_stats() {
 train_policy() {  # train_policy <config> <exp dir>: one training, through espnet2.bin.launch
     local config=$1 exp=$2
     local -a normalize=()
+    python3 -m espnet_warmup.recipe.stages.checkpoints check "${exp}" || die "${exp} was not trained: its checkpoint files need you first (see the checkpoints ERROR above)"
     # Given here, not in the config: global_mvn in the config breaks --collect_stats.
     if [ "${feats_normalize}" = global_mvn ]; then
         normalize=(--normalize global_mvn --normalize_conf "stats_file=${asr_stats_dir}/train/feats_stats.npz")
