@@ -577,11 +577,12 @@ run_training() {  # run_training <exp dir> <command...>: run it (under the monit
         "$@" > "${exp}/launch.log" 2>&1 || rc=$?
     fi
     [ "${rc}" -ne 0 ] || return 0
-    tail -n 3 "${exp}/launch.log" >&2 || true
     if [ "${monitor}" = true ] && [ "${rc}" -eq 4 ]; then
         die "Training ${exp} was stopped by the divergence monitor (read ${exp}/monitor.log); the last complete epoch checkpoint is ${exp}/checkpoint.pth"
     fi
-    report_failure "Training ${exp}" "${exp}/train.log"
+    # The cause first (report_failure); the launcher's own log only when the training never wrote one.
+    if [ -s "${exp}/train.log" ]; then report_failure "Training ${exp}" "${exp}/train.log"; fi
+    report_failure "Training ${exp}" "${exp}/launch.log"
 }
 stats_sig() { md5sum < "${asr_stats_dir}/.done" | cut -d' ' -f1; }
 train_one() {  # train_one <config>: stage 11 for one policy (stage_11_train's train_guard check passed)
