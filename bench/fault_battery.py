@@ -25,6 +25,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -164,7 +165,17 @@ def write_table(results: list[dict], out: Path) -> None:
     tmp.replace(out)
 
 
+def children_get_default_signal_dispositions() -> None:
+    """Started in the background by a script (INT ignored) or under nohup (HUP ignored), the
+    battery would hand those ignored signals to every case, and the signal cases would see what
+    no user at a terminal sees; a handler (unlike SIG_IGN) is reset to the default at exec."""
+    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
+        if signal.getsignal(sig) == signal.SIG_IGN:
+            signal.signal(sig, lambda signum, frame: None)
+
+
 def main(argv: list[str] | None = None) -> int:
+    children_get_default_signal_dispositions()
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workdir", default="bench_out/faults")
     ap.add_argument("--out", default="docs/faults.md")

@@ -384,9 +384,9 @@ BAD = [
                        "saturating_exponential; got 'exp'"),
     ({"tail": "cos"}, "tail must be one of constant, cosine, exponential, inverse_sqrt, linear, wsd; got 'cos'"),
     ({"tail": "cosine"}, "total_steps is required by tail cosine: the last update T, where the LR reaches its floor "
-                         "(set it to max_epoch x num_iters_per_epoch / accum_grad)"),
+                         "(set it to max_epoch x (num_iters_per_epoch // accum_grad))"),
     ({"tail": "wsd", "decay_ratio": 0.1}, "total_steps is required by tail wsd: the last update T, where the LR "
-                                          "reaches its floor (set it to max_epoch x num_iters_per_epoch / accum_grad)"),
+                                          "reaches its floor (set it to max_epoch x (num_iters_per_epoch // accum_grad))"),
     ({"tail": "cosine", "total_steps": 100}, "total_steps must be > warmup_steps (100) for tail cosine (it decays from "
                                              "update w to update T), got 100"),
     ({"tail": "cosine", "total_steps": 500, "min_lr_ratio": 1.5},

@@ -215,14 +215,16 @@ def test_stage_11_refuses_to_train_over_epochs_whose_checkpoint_is_corrupt(stats
     (exp / ".done").unlink()
     (exp / "checkpoint.pth").write_bytes(b"\x00garbage" * 10)
     before = {p.name: md5(p) for p in exp.iterdir() if p.is_file()}
-    out = train(recipe, "--asr_tag", "corrupt")
+    # the settings it was trained with (else stage 11's config guard refuses first, rightly)
+    out = train(recipe, "--asr_tag", "corrupt", "--train_args", "--max_epoch 1")
     assert out.returncode == 1
     assert "checkpoints: ERROR: exp/asr_ckpt_corrupt/checkpoint.pth is not a PyTorch file (80 bytes" in out.stderr
     assert "the newest epoch model that loads is exp/asr_ckpt_corrupt/1epoch.pth (epoch 1)" in out.stderr
     assert "ERROR: exp/asr_ckpt_corrupt was not trained" in out.stderr
-    # Nothing deleted or rewritten: the checkpoint is in quarantine, the rest as it was, no new training.
-    after = {p.name: md5(p) for p in exp.iterdir() if p.is_file()}
-    assert after == {k: v for k, v in before.items() if k != "checkpoint.pth"}
+    # Nothing deleted or rewritten: the checkpoint is in quarantine, the rest as it was, no new training
+    # (.lock is stage 11's lock file: it names the run that holds it).
+    after = {p.name: md5(p) for p in exp.iterdir() if p.is_file() and p.name != ".lock"}
+    assert after == {k: v for k, v in before.items() if k not in ("checkpoint.pth", ".lock")}
     assert md5(exp / "quarantine/checkpoint.pth") == before["checkpoint.pth"]
     assert not (exp / ".done").exists()
 

@@ -112,6 +112,14 @@ def recipe(stats_recipe, tmp_path) -> Path:
     return dst
 
 
+def signal_all(pids, sig: signal.Signals) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
 def check_stopped(recipe: Path, proc: subprocess.Popen, sig: signal.Signals, during: str) -> str:
     """The common checks after ``sig``: exit 128 + N, one console line naming the signal and what
     was stopped, no process left. Returns that line."""
@@ -198,7 +206,12 @@ def test_a_second_run_on_an_exp_dir_in_training_is_refused_until_the_first_is_go
     exp = recipe / EXP
     first = start(recipe, *TRAIN)
     wait_for("epoch 1 started", lambda: "1/2epoch started" in text(exp / "train.log"), first)
+    # The first run's processes are held (SIGSTOP) while the second run looks: its ~10 s of
+    # training must not end before the second run's start-up does, on any machine.
+    tree = descendants(first.pid)
+    signal_all(tree, signal.SIGSTOP)
     second = run_recipe(recipe, *TRAIN)
+    signal_all(tree, signal.SIGCONT)
     assert second.returncode == 1
     m = re.search(rf"ERROR: {EXP} is being trained by PID (\d+) \(([^,]+), started (\S+)\); stop it or wait",
                   second.stderr)
@@ -213,6 +226,7 @@ def test_a_second_run_on_an_exp_dir_in_training_is_refused_until_the_first_is_go
     # kill -9 of the first run.sh: its training is orphaned but still runs, and still holds the lock
     holder = int(m.group(1))
     tree = descendants(first.pid)
+    signal_all(tree, signal.SIGSTOP)  # the orphaned training stays alive (and unfinished) while we look
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=30)
     orphaned = run_recipe(recipe, *TRAIN)
