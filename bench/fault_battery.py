@@ -12,6 +12,9 @@ Usage (from the repository root; a few minutes per 10 cases on a 2-core CPU)::
     python3 bench/fault_battery.py [--workdir bench_out/faults] [--out docs/faults.md]
         [--only REGEX] [--list]
 
+``--only`` reruns some cases and updates their rows in ``<workdir>/faults.json`` (and the table,
+once every case has a row).
+
 Exit status: 0 when every case gave its expected exit code and error line (and its ``after``
 check held), 1 otherwise (the mismatches are listed on stderr).
 """
@@ -200,8 +203,15 @@ def main(argv: list[str] | None = None) -> int:
         results.append(r)
         print(f"[{i}/{len(cases)}] {'ok ' if r['ok'] else 'BAD'} {case.area}: {case.name}: rc={r['rc']} "
               f"({r['wall_s']} s) {r['first_error_line'][:120]}", file=sys.stderr, flush=True)
-    (workdir / "faults.json").write_text(json.dumps(results, indent=1) + "\n")
-    if not args.only:
+    # A partial run (--only) updates its cases in the last full run's results; the table is
+    # written whenever the results cover every case.
+    saved = workdir / "faults.json"
+    if args.only and saved.exists():
+        merged = {r["case"]: r for r in json.loads(saved.read_text())}
+        merged.update({r["case"]: r for r in results})
+        results = [merged[c.name] for c in load_cases() if c.name in merged]
+    saved.write_text(json.dumps(results, indent=1) + "\n")
+    if len(results) == len(load_cases()):
         write_table(results, ROOT / args.out if not Path(args.out).is_absolute() else Path(args.out))
     bad = [r for r in results if not r["ok"]]
     for r in bad:

@@ -339,10 +339,11 @@ CASES: list[Case] = [
          after=_averaged_after),
     Case("best-model link to a missing epoch", "checkpoints", _dangling_link, 0, r"Successfully finished",
          needs_recipe=True, after=_dangling_after),
-    # The first error line of a failed training is the tail of ESPnet's launch.log that asr.sh's
-    # run_training shows before report_failure's summary (which the after-check reads).
+    # The first error line of a failed training is report_failure's "failed; read the log" line;
+    # the cause follows it (the after-checks read it).
     Case("disk full while saving an epoch (tmpfs exp dir)", "disk", _disk_full_training, 1,
-         r"^RuntimeError", needs_recipe=True, after=_disk_full_training_after),
+         r"ERROR: Training exp/asr_ckpt_faults_full failed; read the log: exp/asr_ckpt_faults_full/train\.log",
+         needs_recipe=True, after=_disk_full_training_after),
     Case("disk full while formatting audio (stage 3, tmpfs dumpdir)", "disk", _disk_full_format, 1,
          r"run\.pl: [12] / 2 failed, log is in dump_small/raw/org/train/logdir/format_audio\.\*\.log",
          needs_recipe=True, after=_disk_full_format_after),
@@ -355,6 +356,6 @@ CASES: list[Case] = [
          r"exp/asr_ckpt_faults_base/decode_asr_model_valid\.acc\.ave/test/logdir/asr_inference\.\*\.log",
          needs_recipe=True, after=_corrupt_decode_model_after),
     Case("training killed by SIGKILL (as the OOM killer does)", "logs", _killed, 1,
-         r"^# Ended \(code 137; signal 9\)", needs_recipe=True,
+         r"ERROR: Training exp/\S+ failed; read the log: exp/\S+/train\.log", needs_recipe=True,
          after=_killed_after),
 ]
