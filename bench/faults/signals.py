@@ -217,6 +217,23 @@ def trainer_killed_then_rerun() -> Case:
                 after=after)
 
 
+def _signal_pids(pids: list[int], sig: signal.Signals) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def _signal_tree_of(pid: int, sig: signal.Signals) -> list[int]:
+    """Send ``sig`` to every descendant of ``pid`` (not ``pid`` itself); return their PIDs."""
+    from espnet_warmup.recipe.analysis.procs import descendants
+
+    tree = descendants(pid)
+    _signal_pids(tree, sig)
+    return tree
+
+
 def second_run_on_a_locked_exp() -> Case:
     """A second ./run.sh on the exp dir that the first one is training: refused, naming the PID
     that holds the lock; the first finishes as if nothing had happened."""
@@ -228,10 +245,13 @@ def second_run_on_a_locked_exp() -> Case:
                                     stderr=subprocess.STDOUT, start_new_session=True)
         first["proc"] = proc
         _wait("the first run's epoch 1", lambda: "1/2epoch started" in _text(recipe / EXP / "train.log"), proc)
+        # held (SIGSTOP) while the second run looks: its ~10 s of training must not end first
+        first["tree"] = _signal_tree_of(proc.pid, signal.SIGSTOP)
         return Command(TRAIN[:2] + ["11"] + TRAIN[3:], recipe, ENV, timeout=WAIT_S)
 
     def after(tmp: Path, recipe: Path | None) -> None:
         proc = first["proc"]
+        _signal_pids(first["tree"], signal.SIGCONT)
         rc = proc.wait(timeout=WAIT_S)
         assert rc == 0, f"the first run failed (exit {rc}) after the refused second one"
         assert (recipe / EXP / ".done").is_file()
@@ -250,6 +270,7 @@ def rerun_after_kill_9_of_run_sh() -> Case:
             proc = subprocess.Popen(TRAIN, cwd=recipe, env={**os.environ, **ENV}, stdout=out,
                                     stderr=subprocess.STDOUT, start_new_session=True)
         _wait("the first run's epoch 1", lambda: "1/2epoch started" in _text(recipe / EXP / "train.log"), proc)
+        _signal_tree_of(proc.pid, signal.SIGSTOP)  # the orphans stay alive and unfinished while we look
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         return Command(TRAIN[:2] + ["11"] + TRAIN[3:], recipe, ENV, timeout=WAIT_S)
