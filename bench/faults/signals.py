@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from bench.faults.base import Case, Command
+from espnet_warmup.recipe.analysis.procs import descendants, signal_pids
 
 TINY = "conf/tuning/train_tiny_exp_warmup.yaml"
 TINY_DECODE = "conf/tuning/decode_tiny.yaml"
@@ -217,20 +218,10 @@ def trainer_killed_then_rerun() -> Case:
                 after=after)
 
 
-def _signal_pids(pids: list[int], sig: signal.Signals) -> None:
-    for pid in pids:
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
-
-
 def _signal_tree_of(pid: int, sig: signal.Signals) -> list[int]:
     """Send ``sig`` to every descendant of ``pid`` (not ``pid`` itself); return their PIDs."""
-    from espnet_warmup.recipe.analysis.procs import descendants
-
     tree = descendants(pid)
-    _signal_pids(tree, sig)
+    signal_pids(tree, sig)
     return tree
 
 
@@ -251,7 +242,7 @@ def second_run_on_a_locked_exp() -> Case:
 
     def after(tmp: Path, recipe: Path | None) -> None:
         proc = first["proc"]
-        _signal_pids(first["tree"], signal.SIGCONT)
+        signal_pids(first["tree"], signal.SIGCONT)
         rc = proc.wait(timeout=WAIT_S)
         assert rc == 0, f"the first run failed (exit {rc}) after the refused second one"
         assert (recipe / EXP / ".done").is_file()

@@ -49,3 +49,21 @@ def clone_data(src: Path, dst: Path) -> Path:
         if (src / name).exists():
             subprocess.run(["cp", "-a", str(src / name), str(recipe / name)], check=True)
     return recipe
+
+
+@pytest.fixture
+def tmpfs():
+    """``tmpfs(path, size)``: mount a tmpfs of ``size`` (bytes, or "64k"-style) at ``path``: a real
+    full disk for the fault tests. Every one is unmounted at teardown. No skip: the tests run as root."""
+    mounted: list[Path] = []
+
+    def mount(path: Path, size: int | str) -> Path:
+        path.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], check=True,
+                       capture_output=True, text=True)
+        mounted.append(path)
+        return path
+
+    yield mount
+    for path in reversed(mounted):
+        subprocess.run(["umount", "-l", str(path)], check=False)

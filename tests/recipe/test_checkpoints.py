@@ -67,23 +67,6 @@ def train(recipe: Path, *args: str, **kw):
     return run_recipe(recipe, "--stage", "11", "--stop_stage", "11", "--train_config", "ckpt.yaml", *args, **kw)
 
 
-@pytest.fixture
-def tmpfs():
-    """Mount a tmpfs at a path (call it); unmount every one at teardown. No skip: we are root."""
-    mounted: list[Path] = []
-
-    def mount(path: Path, size: int) -> Path:
-        path.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], check=True,
-                       capture_output=True, text=True)
-        mounted.append(path)
-        return path
-
-    yield mount
-    for path in reversed(mounted):
-        subprocess.run(["umount", "-l", str(path)], check=False)
-
-
 def test_a_full_disk_while_saving_an_epoch_is_named_then_repaired_and_the_training_completes(stats_recipe, tmpfs):
     recipe = stats_recipe
     cal = recipe / "exp/asr_ckpt_cal"

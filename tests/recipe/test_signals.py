@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from espnet_warmup.recipe.analysis.procs import signal_pids
 from tests.recipe.conftest import clone_data, run_recipe
 
 pytestmark = pytest.mark.slow
@@ -112,14 +113,6 @@ def recipe(stats_recipe, tmp_path) -> Path:
     return dst
 
 
-def signal_all(pids, sig: signal.Signals) -> None:
-    for pid in pids:
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
-
-
 def check_stopped(recipe: Path, proc: subprocess.Popen, sig: signal.Signals, during: str) -> str:
     """The common checks after ``sig``: exit 128 + N, one console line naming the signal and what
     was stopped, no process left. Returns that line."""
@@ -209,9 +202,9 @@ def test_a_second_run_on_an_exp_dir_in_training_is_refused_until_the_first_is_go
     # The first run's processes are held (SIGSTOP) while the second run looks: its ~10 s of
     # training must not end before the second run's start-up does, on any machine.
     tree = descendants(first.pid)
-    signal_all(tree, signal.SIGSTOP)
+    signal_pids(tree, signal.SIGSTOP)
     second = run_recipe(recipe, *TRAIN)
-    signal_all(tree, signal.SIGCONT)
+    signal_pids(tree, signal.SIGCONT)
     assert second.returncode == 1
     m = re.search(rf"ERROR: {EXP} is being trained by PID (\d+) \(([^,]+), started (\S+)\); stop it or wait",
                   second.stderr)
@@ -226,7 +219,7 @@ def test_a_second_run_on_an_exp_dir_in_training_is_refused_until_the_first_is_go
     # kill -9 of the first run.sh: its training is orphaned but still runs, and still holds the lock
     holder = int(m.group(1))
     tree = descendants(first.pid)
-    signal_all(tree, signal.SIGSTOP)  # the orphaned training stays alive (and unfinished) while we look
+    signal_pids(tree, signal.SIGSTOP)  # the orphaned training stays alive (and unfinished) while we look
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=30)
     orphaned = run_recipe(recipe, *TRAIN)
@@ -234,11 +227,7 @@ def test_a_second_run_on_an_exp_dir_in_training_is_refused_until_the_first_is_go
     assert f"ERROR: {EXP} is being trained by PID {holder} (" in orphaned.stderr, orphaned.stderr[-3000:]
 
     # kill -9 of everything that is left: the kernel drops the lock with the last holder
-    for pid in tree:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    signal_pids(tree, signal.SIGKILL)
     deadline = time.monotonic() + 60
     while processes_of(recipe):
         assert time.monotonic() < deadline, processes_of(recipe)

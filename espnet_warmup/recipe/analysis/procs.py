@@ -204,12 +204,17 @@ def stop_tree(pid: int, sig: int, grace: float, exclude: tuple[int, ...] = (),
     while any(alive(p) for p in tree) and time.monotonic() < deadline:
         time.sleep(poll)
     killed = [p for p in tree if alive(p)]
-    for p in killed:
-        try:
-            os.kill(p, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    signal_pids(killed, signal.SIGKILL)
     deadline = time.monotonic() + 10
     while any(alive(p) for p in killed) and time.monotonic() < deadline:
         time.sleep(poll)
     return [(p, procs[p][1]) for p in tree], killed
+
+
+def signal_pids(pids, sig: int) -> None:
+    """Send ``sig`` to each of ``pids``; one that has already exited is skipped."""
+    for p in pids:
+        try:
+            os.kill(p, sig)
+        except ProcessLookupError:
+            pass
