@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -130,7 +131,7 @@ def finished(stats_recipe, tmp_path):
 
 
 def check(exp: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(["python3", "-m", "espnet_warmup.recipe.stages.checkpoints", "check", str(exp)],
+    return subprocess.run([sys.executable, "-m", "espnet_warmup.recipe.stages.checkpoints", "check", str(exp)],
                           capture_output=True, text=True, cwd=exp.parent)
 
 
