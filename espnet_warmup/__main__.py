@@ -124,9 +124,12 @@ def main(argv: list[str] | None = None) -> None:
 
     # Registration happens right after the target first imports espnet2.tasks.abs_task (before
     # any ESPnet parser exists), so a target that never imports it runs exactly as under python.
-    from espnet_warmup import lazy_registration
+    from espnet_warmup import lazy_registration, process_group_exit
 
     lazy_registration.install(on_error="raise")
+    # A Gloo group the target leaves behind is destroyed at exit, before the interpreter's own
+    # teardown could abort the process (espnet_warmup.process_group_exit).
+    process_group_exit.install()
     head = argv[0]
     if head == "-m" or (head.startswith("-m") and len(head) > 2):
         module, rest = (argv[1], argv[2:]) if head == "-m" and len(argv) > 1 else (head[2:], argv[1:])

@@ -5,9 +5,11 @@ name, but skips names ending in ``.__main__``. The launcher therefore points its
 ``__spec__`` here, so every worker (e.g. ESPnet's DDP workers from
 ``torch.multiprocessing.spawn``) imports this module first and registers our schedulers
 before it builds the scheduler from ESPnet's registry (lazily, as in the parent: right after the
-worker first imports ``espnet2.tasks.abs_task``).
+worker first imports ``espnet2.tasks.abs_task``). A Gloo process group the worker leaves behind
+is destroyed at its exit (:mod:`espnet_warmup.process_group_exit`), as in the parent.
 """
 
-from espnet_warmup import lazy_registration
+from espnet_warmup import lazy_registration, process_group_exit
 
 lazy_registration.install(on_error="raise")
+process_group_exit.install()

@@ -113,6 +113,50 @@ def test_spawned_worker_processes_register_too(tmp_path):
     assert "worker registered: True" in lines(out)
 
 
+GLOO_TARGET = """
+import sys, torch.distributed as dist
+marker = sys.argv[1]
+def traced_destroy(*args, _orig=dist.destroy_process_group, **kw):
+    open(marker, "w").write("destroyed while initialised: %s" % dist.is_initialized())
+    return _orig(*args, **kw)
+dist.destroy_process_group = traced_destroy
+if sys.argv[2] == "init":
+    dist.init_process_group("gloo", init_method="file://" + marker + ".rdzv", rank=0, world_size=1)
+    dist.all_reduce(__import__("torch").ones(3))
+sys.exit(int(sys.argv[3]))
+"""
+
+
+@pytest.mark.parametrize("where", ["launcher", "spawned worker"])
+def test_a_gloo_group_left_by_the_target_is_destroyed_at_exit_and_the_status_kept(tmp_path, where):
+    # ESPnet's trainer never destroys its process group; left to the interpreter's teardown, Gloo
+    # can abort the process (SIGABRT, exit 134) after a finished CPU multi-node training.
+    marker = tmp_path / "destroyed"
+    if where == "launcher":
+        out = launched(["-c", GLOO_TARGET, str(marker), "init", "3"], cwd=tmp_path)
+    else:
+        (tmp_path / "gloo_mod.py").write_text(
+            "import sys, runpy\n"
+            "def work(code, args):\n"
+            "    sys.argv = ['-c', *args]\n"
+            "    exec(code, {'__name__': 'gloo_worker'})\n")
+        code = ("import multiprocessing as mp, sys, gloo_mod\n"
+                "p = mp.get_context('spawn').Process(target=gloo_mod.work, args=(sys.argv[1], sys.argv[2:]))\n"
+                "p.start(); p.join(); sys.exit(p.exitcode)\n")
+        out = launched(["-c", code, GLOO_TARGET, str(marker), "init", "3"], cwd=tmp_path,
+                       env=dict(os.environ, PYTHONPATH=str(tmp_path)))
+    assert out.returncode == 3, out.stderr.decode()
+    assert out.stdout == b""
+    assert marker.read_text() == "destroyed while initialised: True"
+
+
+def test_no_group_no_cleanup(tmp_path):
+    marker = tmp_path / "destroyed"
+    out = launched(["-c", GLOO_TARGET, str(marker), "none", "0"], cwd=tmp_path)
+    assert out.returncode == 0, out.stderr.decode()
+    assert not marker.exists()
+
+
 @pytest.mark.slow
 def test_print_config_shows_our_scheduler_defaults():
     out = run(["-m", "espnet2.bin.asr_train", "--print_config", "--scheduler", "exponentialwarmuplr"])
