@@ -17,6 +17,9 @@ tensorboard/), the report puts in one table:
   so any registered scheduler that declares its warmup works; before clipping), spikes, % clipped
   updates, skipped non-finite updates, wall time;
 
+then, when experiments are seed runs of one policy (``<exp>_seed<N>``, from ``asr.sh --seeds``), a
+table across seeds per policy: WER, updates to the target accuracy and the warmup grad-norm peak as
+mean, sample standard deviation and range (:func:`seed_groups`, :func:`aggregate`);
 then a per-language WER table, the pictures (``plot-lr`` of the runs' ``config.yaml``
 and ``curves``, written to ``--images_dir``, default ``<out dir>/images``) and, for test
 sets that match upstream OWSM's, the published OWSM v3 / v3.1 numbers beside ours
@@ -30,6 +33,8 @@ import argparse
 import json
 import math
 import os
+import re
+import statistics
 import sys
 from pathlib import Path
 from typing import Any
@@ -136,6 +141,95 @@ def _pct(v: float | None) -> str:
     return "-" if v is None else f"{v:.2f}"
 
 
+# ----------------------------------------------------------------------------- across seeds
+_SEED_RE = re.compile(r"^(?P<policy>.+)_seed(?P<seed>\d+)$")
+
+
+def policy_of(name: str) -> tuple[str, int | None]:
+    """(policy, seed) of an exp dir name: ``asr_x_seed3`` -> (``asr_x``, 3); other names: (name, None)."""
+    m = _SEED_RE.match(name)
+    return (m.group("policy"), int(m.group("seed"))) if m else (name, None)
+
+
+def seed_groups(names: list[str]) -> dict[str, list[str]]:
+    """Exp names grouped by policy (the name without ``_seed<N>``), in first-seen order; a run
+    without a seed suffix is its own group."""
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(policy_of(name)[0], []).append(name)
+    return groups
+
+
+class Spread(dict):
+    """n, mean, sd (sample, n-1; None for n < 2), min, max of the finite values given; ``missing``:
+    how many runs had no value (not reached, not scored, diverged)."""
+
+    @classmethod
+    def of(cls, values: list[float | None]) -> "Spread":
+        vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+        return cls(n=len(vals), missing=len(values) - len(vals),
+                   mean=statistics.fmean(vals) if vals else None,
+                   sd=statistics.stdev(vals) if len(vals) > 1 else None,
+                   min=min(vals) if vals else None, max=max(vals) if vals else None)
+
+    def cell(self, digits: int = 2) -> str:
+        """``mean ± sd [min-max]``; ``(k of n)`` when some runs had no value; ``-`` for none."""
+        if not self["n"]:
+            return "-"
+        d = f".{digits}f"
+        text = format(self["mean"], d)
+        if self["sd"] is not None:
+            text += f" \u00b1 {self['sd']:{d}} [{self['min']:{d}}\u2013{self['max']:{d}}]"
+        if self["missing"]:
+            text += f" ({self['n']} of {self['n'] + self['missing']})"
+        return text
+
+
+def aggregate(rows: list[dict[str, Any]], test_sets: list[str]) -> list[dict[str, Any]]:
+    """One entry per policy (seed group) of the report's rows: its seeds and the spread of each
+    test set's WER and CER, the updates to the target accuracy (an upper bound ``<= N`` counts as
+    N), the warmup grad-norm peak, and the runs with skipped (non-finite) updates."""
+    by_name = {r["name"]: r for r in rows}
+    out = []
+    for policy, names in seed_groups([r["name"] for r in rows]).items():
+        group = [by_name[n] for n in names]
+        entry: dict[str, Any] = {
+            "policy": policy, "runs": names, "scheduler": group[0]["scheduler"],
+            "seeds": [r.get("seed") for r in group],
+            "updates_to_target": Spread.of([None if r["updates_to_target"] is None else r["updates_to_target"].updates
+                                            for r in group]),
+            "warmup_peak_grad_norm": Spread.of([r["warmup_peak_grad_norm"] for r in group]),
+            "runs_with_skipped_updates": sum(1 for r in group if r["skipped_updates"]),
+        }
+        for t in test_sets:
+            entry[f"{t} WER"] = Spread.of([_err(r["scores"][t], "wer") if t in r["scores"] else None for r in group])
+            entry[f"{t} CER"] = Spread.of([_err(r["scores"][t], "cer") if t in r["scores"] else None for r in group])
+        out.append(entry)
+    return out
+
+
+def seed_table(groups: list[dict[str, Any]], test_sets: list[str], target: str) -> list[str]:
+    head = ["policy", "scheduler", "seeds"] + [f"{t} WER" for t in test_sets] + [f"{t} CER" for t in test_sets]
+    head += [f"updates to valid acc >= {target}", "warmup grad norm peak", "runs with skipped updates"]
+    lines = ["## Across seeds", "", "|" + "|".join(head) + "|", "|" + "|".join("---" for _ in head) + "|"]
+    for g in groups:
+        seeds = ", ".join("?" if s is None else str(s) for s in g["seeds"])
+        cells = [g["policy"], g["scheduler"], f"{len(g['runs'])} ({seeds})"]
+        cells += [g[f"{t} WER"].cell() for t in test_sets] + [g[f"{t} CER"].cell() for t in test_sets]
+        cells += [g["updates_to_target"].cell(0), g["warmup_peak_grad_norm"].cell(1),
+                  f"{g['runs_with_skipped_updates']} of {len(g['runs'])}"]
+        lines.append("|" + "|".join(cells) + "|")
+    lines += [
+        "",
+        "- Each cell: mean \u00b1 sample standard deviation (n-1) [min\u2013max] over the policy's seed runs "
+        "(`<exp>_seed<N>`, `asr.sh --seeds`); `(k of n)`: only k runs had a value (not reached, not scored). "
+        "Seeds as recorded in each run's config.yaml. On this corpus one seed cannot order the policies: "
+        "compare the spreads, not the means alone.",
+        "",
+    ]
+    return lines
+
+
 def build_report(exps: list[Path], out: Path, images_dir: Path, target_acc: float | None = None,
                  decode_dir: str | None = None, lr_steps: int | None = None) -> dict[str, Any]:
     """Write the pictures and ``out``; return the numbers (for tests and callers)."""
@@ -188,7 +282,10 @@ def build_report(exps: list[Path], out: Path, images_dir: Path, target_acc: floa
             "skipped_updates": row["skipped updates"],
             "wall_seconds": row["wall time"],
             "best_valid_acc": row["best valid acc"],
+            "seed": r.config.get("seed"),
         })
+    groups = aggregate(rows, test_sets)
+    seeded = any(policy_of(r["name"])[1] is not None for r in rows)
 
     f = fmt
     lines = ["<!-- Generated by espnet-warmup report -->", "# RESULTS: warmup policies", ""]
@@ -222,6 +319,8 @@ def build_report(exps: list[Path], out: Path, images_dir: Path, target_acc: floa
         "clipped %: updates with grad norm > grad_clip; skipped: non-finite updates ESPnet skipped.",
         "",
     ]
+    if seeded:
+        lines += seed_table(groups, test_sets, tgt)
 
     langs = sorted({k for row in rows for s in row["scores"].values() for k in s.get("wer", {}) if k != "all"})
     if langs:
@@ -252,16 +351,20 @@ def build_report(exps: list[Path], out: Path, images_dir: Path, target_acc: floa
     if test_sets:
         best = {}
         for t in test_sets:
-            vals = [_err(row["scores"][t], "wer") for row in rows if t in row["scores"]]
+            if seeded:  # the best policy by its mean over seeds, not the luckiest seed
+                vals = [g[f"{t} WER"]["mean"] for g in groups]
+            else:
+                vals = [_err(row["scores"][t], "wer") for row in rows if t in row["scores"]]
             vals = [v for v in vals if v is not None]
             best[t] = min(vals) if vals else None
-        lines.append(owsm.comparison_table(best, our_label="ours (best policy, WER/CER %)"))
+        label = "ours (best policy's mean over seeds, WER/CER %)" if seeded else "ours (best policy, WER/CER %)"
+        lines.append(owsm.comparison_table(best, our_label=label))
     else:
         lines += ["No scored test sets (no `scores.json` under `<exp>/decode_*/`), so nothing to compare.", ""]
 
     atomic_write_text(out, "\n".join(lines).rstrip() + "\n")
     return {"rows": rows, "test_sets": test_sets, "target_acc": target_acc, "lr_png": lr_png if configs else None,
-            "curves_png": curves_png}
+            "curves_png": curves_png, "seed_groups": groups if seeded else []}
 
 
 # ----------------------------------------------------------------------------- CLI

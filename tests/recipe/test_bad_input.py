@@ -55,6 +55,21 @@ def test_bad_boolean_and_bad_number_are_rejected(tmp_path):
     assert out.returncode == 1 and "ERROR: --audio_format must be wav or flac, got 'mp3'" in out.stderr
 
 
+def test_bad_seeds_are_named_before_any_stage(tmp_path):
+    recipe = make_recipe_dir(tmp_path / "asr1")
+    out = run_recipe(recipe, "--seeds", "1 two")
+    assert out.returncode == 1
+    assert ("ERROR: --seeds: 'two' is not a seed; allowed: non-negative integers, space-separated "
+            "(got '1 two')") in out.stderr
+    out = run_recipe(recipe, "--seeds", "1 2", "--train_args", "--max_epoch 1 --seed 3")
+    assert out.returncode == 1
+    assert ("ERROR: --seeds '1 2' and --train_args '--max_epoch 1 --seed 3' both set the seed; "
+            "give it in one place") in out.stderr
+    out = run_recipe(recipe, "--seeds", "4", "--train_args", "--seed=3")
+    assert out.returncode == 1 and "both set the seed" in out.stderr
+    assert not (recipe / "data").exists()
+
+
 def test_help_lists_the_options(tmp_path):
     recipe = make_recipe_dir(tmp_path / "asr1")
     out = run_recipe(recipe, "--help")

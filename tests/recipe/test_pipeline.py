@@ -8,6 +8,7 @@ the resume of an interrupted training and a failing training are checked on the 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -16,6 +17,7 @@ import subprocess
 import time
 
 import pytest
+import torch
 
 from espnet_warmup.recipe.datadir import read_kv, validate
 from tests.recipe.conftest import TINY_CORPUS, clone_data, run_recipe
@@ -160,6 +162,52 @@ def test_stage_10_command_for_one_policy_runs_verbatim(verbatim):
     assert not (recipe / "exp/asr_train_linear_warmup").exists()
     report = (recipe / "RESULTS.md").read_text()
     assert "asr_train_exp_warmup" in report and "asr_train_tiny_owsm_warmup" in report
+
+
+@pytest.fixture(scope="module")
+def seeded(verbatim):
+    """``--seeds "2 1 2"``: one config, two seeds (the repeat trained once), stages 11-14."""
+    recipe, _ = verbatim
+    out = run_recipe(recipe, "--stage", "11", "--train_config", TINY_EXP, "--inference_config", TINY_DECODE,
+                     "--seeds", "2 1 2")
+    return recipe, out
+
+
+def test_seeds_train_each_config_once_per_seed_into_its_own_exp_dir(seeded):
+    recipe, out = seeded
+    assert out.returncode == 0, out.stderr[-4000:]
+    assert "NOTE: --seeds lists 2 more than once; it is trained once" in out.stderr
+    models = {}
+    for seed in (1, 2):
+        exp = recipe / f"exp/asr_train_tiny_exp_warmup_seed{seed}"
+        assert f"Stage 11: Training: {TINY_EXP} (seed {seed}) -> {exp.relative_to(recipe)}" in out.stderr
+        config = (exp / "config.yaml").read_text()
+        assert re.search(rf"^seed: {seed}$", config, re.M)
+        assert f"--seed {seed}" in (exp / "train_record.yaml").read_text()
+        assert f"--seeds {seed} --stage 11" in (exp / "run.sh").read_text()
+        assert (exp / DECODE_TAG / "test/score_wer/result.txt").is_file()
+        models[seed] = torch.load(exp / "valid.acc.ave.pth", map_location="cpu")
+    # the seed reaches ESPnet: the two runs' initial weights, hence their models, differ
+    name = next(k for k in models[1] if k.endswith("weight"))
+    assert not torch.equal(models[1][name], models[2][name])
+    assert not (recipe / "exp/asr_train_tiny_exp_warmup_seed3").exists()
+
+
+def test_the_report_aggregates_the_seeds_of_a_policy(seeded):
+    recipe, _ = seeded
+    report = (recipe / "RESULTS.md").read_text()
+    wers = []
+    for seed in (1, 2):
+        sj = recipe / f"exp/asr_train_tiny_exp_warmup_seed{seed}/{DECODE_TAG}/test/scores.json"
+        wers.append(json.loads(sj.read_text())["wer"]["all"]["err"])
+    mean = (wers[0] + wers[1]) / 2
+    sd = abs(wers[0] - wers[1]) / 2 ** 0.5  # sample sd of two values
+    row = next(line for line in report.splitlines() if line.startswith("|asr_train_tiny_exp_warmup|"))
+    assert "|2 (1, 2)|" in row
+    assert f"{mean:.2f} \u00b1 {sd:.2f} [{min(wers):.2f}\u2013{max(wers):.2f}]" in row
+    assert "## Across seeds" in report
+    # runs without seeds are groups of one
+    assert re.search(r"^\|asr_train_exp_warmup\|[^\n]*\|1 \(1\)\|", report, re.M)
 
 
 def test_rerun_skips_finished_work(verbatim):

@@ -84,6 +84,7 @@ lang=noinfo        # language tag of the token list dir (data/<lang>_token_list)
 train_config=""    # one or more (space-separated) training configs; alias --asr_config
 train_args=""      # extra options for espnet2.bin.asr_train; alias --asr_args
 asr_tag=""         # suffix for the exp dir name: <expdir>/asr_<config basename>[_<asr_tag>]
+seeds=""           # training seeds (space-separated, e.g. "1 2 3"): each config trains once per seed, into <exp dir>_seed<N> with --seed N; empty: one run, the config's own seed
 feats_normalize=global_mvn  # global_mvn (from the stage-10 statistics) or none
 train_nthreads=0            # CPU threads of a training job (OMP_NUM_THREADS); 0: cores / train_jobs when --ngpu 0, else 1
 train_jobs=1                # how many configs (policies) train at the same time in stage 11
@@ -233,6 +234,33 @@ done
 train_configs=(${_unique[@]+"${_unique[@]}"})
 train_config="${train_configs[*]}"
 unset _seen _unique _r _c
+# Seeds: each config trains once per seed (--seed N, exp dir <exp>_seed<N>); stages 11-13 run per
+# (config, seed) and the report aggregates the seeds of a policy (mean, sd, range).
+_unique=""
+for _s in ${seeds}; do
+    [[ "${_s}" =~ ^[0-9]{1,9}$ ]] || die "--seeds: '${_s}' is not a seed; allowed: non-negative integers, space-separated (got '${seeds}')"
+    _s=$((10#${_s}))
+    if [[ " ${_unique} " == *" ${_s} "* ]]; then
+        log "NOTE: --seeds lists ${_s} more than once; it is trained once"
+        continue
+    fi
+    _unique+=" ${_s}"
+done
+seeds=${_unique# }
+unset _unique _s
+if [ -n "${seeds}" ] && [[ " ${train_args} " =~ [[:space:]]--seed([[:space:]]|=) ]]; then
+    die "--seeds '${seeds}' and --train_args '${train_args}' both set the seed; give it in one place"
+fi
+# The trainings: one (config, seed) pair per run; seed "" = the config's own seed.
+run_configs=() run_seeds=()
+for _c in ${train_configs[@]+"${train_configs[@]}"}; do
+    if [ -z "${seeds}" ]; then
+        run_configs+=("${_c}"); run_seeds+=("")
+    else
+        for _s in ${seeds}; do run_configs+=("${_c}"); run_seeds+=("${_s}"); done
+    fi
+done
+unset _c _s
 if [ -n "${inference_config}" ] && any_stage 12 && [ ! -f "${inference_config}" ]; then
     die "--inference_config: file not found: ${inference_config}"
 fi
@@ -260,21 +288,27 @@ if [ "${lang}" != noinfo ]; then asr_stats_dir+="_${lang}"; fi
 asr_stats_dir+="_${tok_tag}"
 if [ -n "${speed_perturb_factors}" ]; then asr_stats_dir+="_sp"; fi
 
-# One exp dir per config: <expdir>/asr_<config basename>[_<asr_tag>].
-exp_of() {
-    local name
+# One exp dir per config and seed: <expdir>/asr_<config basename>[_<asr_tag>][_seed<N>].
+exp_of() {  # exp_of <config> [seed]
+    local name seed=${2:-}
     name=$(basename "$1"); name=${name%.yaml}; name=${name%.yml}
-    echo "${expdir}/asr_${name}${asr_tag:+_${asr_tag}}"
+    echo "${expdir}/asr_${name}${asr_tag:+_${asr_tag}}${seed:+_seed${seed}}"
+}
+run_args() {  # run_args [seed]: --train_args of one training (with --seed N for a seed run)
+    echo "${train_args}${1:+${train_args:+ }--seed $1}"
+}
+run_label() {  # run_label <config> [seed]: the config, and its seed for a seed run
+    echo "$1${2:+ (seed $2)}"
 }
 # Exp dirs are unique per config path: configs of the same file name from different folders
 # (which exp_of maps to one dir), or a config whose exp dir another config trained, are refused
 # before any stage runs (train_guard names; each exp dir records its config in train_record.yaml).
 if any_stage 10 11 12 13 14; then
     _pairs=()
-    for _c in "${train_configs[@]}"; do _pairs+=("${_c}" "$(exp_of "${_c}")"); done
+    for _i in "${!run_configs[@]}"; do _pairs+=("${run_configs[${_i}]}" "$(exp_of "${run_configs[${_i}]}" "${run_seeds[${_i}]}")"); done
     python3 -m espnet_warmup.recipe.stages.train_guard names "${_pairs[@]}" >&2 \
         || die "--train_config: configs and exp dirs do not match one to one (see above); nothing was run"
-    unset _pairs _c
+    unset _pairs _i
 fi
 if [ -z "${inference_tag}" ]; then
     if [ -n "${inference_config}" ]; then
@@ -541,8 +575,9 @@ stage_10_collect_stats() {
         ${data_feats}/${train_set}/{wav.scp,text} ${data_feats}/${valid_set}/{wav.scp,text}) fs=${fs_hz}" \
         "${asr_stats_dir} (${n} jobs, config ${train_configs[0]})" collect_stats "${n}"
 }
-train_policy() {  # train_policy <config> <exp dir>: one training, through espnet2.bin.launch
-    local config=$1 exp=$2
+train_policy() {  # train_policy <config> <exp dir> <seed>: one training, through espnet2.bin.launch
+    local config=$1 exp=$2 seed=$3 targs
+    targs=$(run_args "${seed}")
     local -a normalize=()
     python3 -m espnet_warmup.recipe.stages.checkpoints check "${exp}" || die "${exp} was not trained: its checkpoint files need you first (see the checkpoints ERROR above)"
     # Given here, not in the config: global_mvn in the config breaks --collect_stats.
@@ -557,8 +592,8 @@ train_policy() {  # train_policy <config> <exp dir>: one training, through espne
         --train_shape_file "${asr_stats_dir}/train/speech_shape" --train_shape_file "${asr_stats_dir}/train/text_shape.${token_type}"
         --valid_shape_file "${asr_stats_dir}/valid/speech_shape" --valid_shape_file "${asr_stats_dir}/valid/text_shape.${token_type}"
         --resume true --fold_length $((speech_fold_length * 100)) --fold_length "${text_fold_length}"
-        --output_dir "${exp}" --config "${config}" ${train_args})
-    write_resume_script "${exp}" 11 --train_config "${config}"
+        --output_dir "${exp}" --config "${config}" ${targs})
+    write_resume_script "${exp}" 11 --train_config "${config}" ${seed:+--seeds "${seed}"}
     rm -f "${exp}/commands.sh"  # a new training starts the experiment's record afresh
     record_command "${exp}" "stage 11: train" "${cmd[@]}"
     run_training "${exp}" "${cmd[@]}"
@@ -585,10 +620,11 @@ run_training() {  # run_training <exp dir> <command...>: run it (under the monit
     report_failure "Training ${exp}" "${exp}/launch.log"
 }
 stats_sig() { md5sum < "${asr_stats_dir}/.done" | cut -d' ' -f1; }
-train_one() {  # train_one <config>: stage 11 for one policy (stage_11_train's train_guard check passed)
-    local config=$1 exp sig
-    exp=$(exp_of "${config}")
-    sig="config=$(checksum "${config}") args=${train_args} stats=$(stats_sig) ngpu=${ngpu}"
+train_one() {  # train_one <config> <seed>: stage 11 for one run (stage_11_train's train_guard check passed)
+    local config=$1 seed=$2 exp sig targs
+    exp=$(exp_of "${config}" "${seed}")
+    targs=$(run_args "${seed}")
+    sig="config=$(checksum "${config}") args=${targs} stats=$(stats_sig) ngpu=${ngpu}"
     if [ -f "${exp}/.done" ] && [ -f "${exp}/${inference_asr_model}" ] && ! is_done "${exp}/.done" "${sig}"; then
         # train_guard found no difference ESPnet sees (comments, defaults, --ngpu): the model stands.
         log "Stage 11: Training: ${exp}: ${config} differs from what trained it only where ESPnet sees no difference (comments, defaults, --ngpu); kept, not retrained"
@@ -599,13 +635,14 @@ train_one() {  # train_one <config>: stage 11 for one policy (stage_11_train's t
         rm -f "${exp}/.done"
     fi
     if ! is_done "${exp}/.done" "${sig}"; then
-        python3 -m espnet_warmup.recipe.stages.train_guard record --train_args="${train_args}" --stats "$(stats_sig)" \
+        python3 -m espnet_warmup.recipe.stages.train_guard record --train_args="${targs}" --stats "$(stats_sig)" \
             "${config}" "${exp}" || die "could not write ${exp}/train_record.yaml"
     fi
-    stage 11 "${exp}" "${sig}" "${config} -> ${exp} (log: ${exp}/train.log)" train_policy "${config}" "${exp}"
+    stage 11 "${exp}" "${sig}" "$(run_label "${config}" "${seed}") -> ${exp} (log: ${exp}/train.log)" \
+        train_policy "${config}" "${exp}" "${seed}"
 }
 stage_11_train() {
-    local key config i
+    local key config i seed
     # Every config passes check-config before any training starts (all configs checked, all errors
     # listed; its problem lines "<config>: <key>: ..." are relayed as ERROR lines).
     local cc_out line c
@@ -626,40 +663,50 @@ stage_11_train() {
         || die "${asr_stats_dir} was collected for another frontend than ${train_configs[*]}: run stage 10 again"
     # Before any training starts, no training would resume or relabel an exp dir trained with
     # another config (train_guard check: every refusal listed).
+    # (Once per seed: the seed is part of each run's --train_args.)
     local -a pairs=()
-    for config in "${train_configs[@]}"; do pairs+=("${config}" "$(exp_of "${config}")"); done
-    python3 -m espnet_warmup.recipe.stages.train_guard check --train_args="${train_args}" --stats "$(stats_sig)" \
-        "${pairs[@]}" >&2 || die "stage 11 refused (see above); no training was started"
+    local refused=false
+    for seed in ${seeds:-""}; do
+        pairs=()
+        for config in "${train_configs[@]}"; do pairs+=("${config}" "$(exp_of "${config}" "${seed}")"); done
+        python3 -m espnet_warmup.recipe.stages.train_guard check --train_args="$(run_args "${seed}")" \
+            --stats "$(stats_sig)" "${pairs[@]}" >&2 || refused=true
+    done
+    [ "${refused}" = false ] || die "stage 11 refused (see above); no training was started"
     # On a CPU, training may use every core (path.sh sets OMP_NUM_THREADS=1 for parallel jobs),
     # shared by the --train_jobs trainings that run at the same time.
     if [ "${ngpu}" -eq 0 ] && [ "${train_nthreads}" -eq 0 ]; then
         train_nthreads=$(( $(nproc) / train_jobs > 0 ? $(nproc) / train_jobs : 1 ))
     fi
     if [ "${train_jobs}" -le 1 ]; then
-        for config in "${train_configs[@]}"; do train_one "${config}"; done
+        for i in "${!run_configs[@]}"; do train_one "${run_configs[${i}]}" "${run_seeds[${i}]}"; done
         return 0
     fi
-    # Up to --train_jobs configs at a time; each failure is reported by its own train_one. A signal
-    # stops them all (on_signal: the trap acts while the shell waits here).
+    # Up to --train_jobs runs (configs x seeds) at a time; each failure is reported by its own
+    # train_one. A signal stops them all (on_signal: the trap acts while the shell waits here).
     local -a pids=() names=() failed=()
-    _stage_now="Stage 11 (${#train_configs[@]} config(s), ${train_jobs} at a time)"
-    for config in "${train_configs[@]}"; do
+    _stage_now="Stage 11 (${#run_configs[@]} training(s), ${train_jobs} at a time)"
+    for i in "${!run_configs[@]}"; do
         if [ ${#pids[@]} -ge "${train_jobs}" ]; then
             wait "${pids[0]}" || failed+=("${names[0]}")
             pids=("${pids[@]:1}"); names=("${names[@]:1}")
         fi
-        train_one "${config}" &
-        pids+=($!); names+=("${config}")
+        train_one "${run_configs[${i}]}" "${run_seeds[${i}]}" &
+        pids+=($!); names+=("$(run_label "${run_configs[${i}]}" "${run_seeds[${i}]}")")
     done
     for i in "${!pids[@]}"; do wait "${pids[${i}]}" || failed+=("${names[${i}]}"); done
     _stage_now=""
-    [ ${#failed[@]} -eq 0 ] || die "training failed for ${failed[*]} (the errors and logs are named above)"
+    if [ ${#failed[@]} -gt 0 ]; then
+        local joined
+        joined=$(printf '%s, ' "${failed[@]}")
+        die "training failed for ${joined%, } (the errors and logs are named above)"
+    fi
 }
 
 # ---------------------------------------------------------------------------- stages 12-14: evaluation
-decode_set() {  # decode_set <config> <set> <decode dir> <n jobs>
-    local config=$1 dset=$2 dir=$3 n=$4 exp data=${data_feats}/$2 logdir=$3/logdir ngpu_inf=0 cmd_inf=${decode_cmd}
-    exp=$(exp_of "${config}")
+decode_set() {  # decode_set <config> <seed> <set> <decode dir> <n jobs>
+    local config=$1 seed=$2 dset=$3 dir=$4 n=$5 exp data=${data_feats}/$3 logdir=$4/logdir ngpu_inf=0 cmd_inf=${decode_cmd}
+    exp=$(exp_of "${config}" "${seed}")
     if [ "${gpu_inference}" = true ]; then cmd_inf=${cuda_cmd}; ngpu_inf=1; fi
     rm -rf "${logdir}"
     split_scp "${n}" "${data}/wav.scp" "${logdir}/keys"
@@ -670,7 +717,7 @@ decode_set() {  # decode_set <config> <set> <decode dir> <n jobs>
         --data_path_and_name_and_type "${data}/wav.scp,speech,sound" --key_file "${logdir}/keys.JOB.scp"
         --asr_train_config "${exp}/config.yaml" --asr_model_file "${exp}/${inference_asr_model}"
         --output_dir "${logdir}/output.JOB" ${inference_config:+--config "${inference_config}"} ${inference_args})
-    write_resume_script "${dir}" 12 --train_config "${config}"
+    write_resume_script "${dir}" 12 --train_config "${config}" ${seed:+--seeds "${seed}"}
     record_command "${exp}" "stage 12: decode ${dset} (JOB=1:${n})" "${cmd[@]}"
     ${cmd_inf} --gpu "${ngpu_inf}" JOB=1:"${n}" "${logdir}/asr_inference.JOB.log" "${cmd[@]}" \
         || report_failure "Decoding ${dset} with ${exp}" "${logdir}/asr_inference.*.log"
@@ -678,12 +725,13 @@ decode_set() {  # decode_set <config> <set> <decode dir> <n jobs>
         decode --nj "${n}" --keys "${data}/wav.scp" "${dir}"
 }
 stage_12_decode() {
-    local config exp model model_sum config_sum dset dir n
+    local config seed i exp model model_sum config_sum dset dir n
     config_sum=$(checksum ${inference_config:+"${inference_config}"})
-    for config in "${train_configs[@]}"; do
-        exp=$(exp_of "${config}")
+    for i in "${!run_configs[@]}"; do
+        config=${run_configs[${i}]} seed=${run_seeds[${i}]}
+        exp=$(exp_of "${config}" "${seed}")
         model=${exp}/${inference_asr_model}
-        [ -f "${model}" ] || die "${model} not found: run stage 11 for ${config} first"
+        [ -f "${model}" ] || die "${model} not found: run stage 11 for $(run_label "${config}" "${seed}") first"
         model_sum=$(checksum "${model}")  # once per model, not once per test set
         for dset in ${test_sets}; do
             dir=${exp}/${inference_tag}/${dset}
@@ -692,7 +740,7 @@ stage_12_decode() {
             n=$(njobs "${inference_nj}" "${data_feats}/${dset}/wav.scp")
             stage 12 "${dir}" \
                 "model=${model_sum} data=$(checksum "${data_feats}/${dset}/wav.scp") config=${config_sum} args=${inference_args} bs=${batch_size}" \
-                "${exp} on ${dset} (${n} jobs) -> ${dir}" decode_set "${config}" "${dset}" "${dir}" "${n}"
+                "${exp} on ${dset} (${n} jobs) -> ${dir}" decode_set "${config}" "${seed}" "${dset}" "${dir}" "${n}"
         done
     done
 }
@@ -709,9 +757,9 @@ score_set() {  # score_set <exp dir> <set> <decode dir>
     log "$(tail -n 1 "${dir}/score.log")"
 }
 stage_13_score() {
-    local config exp dset dir
-    for config in "${train_configs[@]}"; do
-        exp=$(exp_of "${config}")
+    local i exp dset dir
+    for i in "${!run_configs[@]}"; do
+        exp=$(exp_of "${run_configs[${i}]}" "${run_seeds[${i}]}")
         for dset in ${test_sets}; do
             dir=${exp}/${inference_tag}/${dset}
             [ -f "${dir}/.done" ] || die "${dir} is not decoded yet: run stage 12 first"
