@@ -18,7 +18,7 @@ releases=("$@")
 [ ${#releases[@]} -gt 0 ] || releases=(202402 202412)
 shared=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 tests=(tests/test_schedules.py tests/test_schedulers.py tests/test_registry.py tests/test_lazy_registration.py
-       tests/test_check_config.py tests/test_family_declaration.py tests/test_launcher.py tests/test_hook.py
+       tests/test_check_config.py tests/test_family_declaration.py tests/test_guard.py tests/test_spikes.py tests/test_launcher.py tests/test_hook.py
        tests/test_espnet_training.py)
 rc=0
 for release in "${releases[@]}"; do

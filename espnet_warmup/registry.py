@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from espnet_warmup.guard import WarmupGuardLR
 from espnet_warmup.schedulers import (
     ExponentialWarmupLR,
     PolynomialWarmupLR,
@@ -32,6 +33,8 @@ SCHEDULERS: dict[str, type] = {
     "warmupschedulelr": WarmupScheduleLR,
     "warmupcosinelr": WarmupCosineLR,
     "warmupstabledecaylr": WarmupStableDecayLR,
+    # any of the above, with a warmup that holds on gradient-norm spikes (espnet_warmup.guard)
+    "warmupguardlr": WarmupGuardLR,
 }
 
 

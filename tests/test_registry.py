@@ -5,6 +5,7 @@ import sys
 
 import pytest
 
+from espnet_warmup.guard import WarmupGuardLR
 from espnet_warmup.registry import SCHEDULERS, RegistrationConflict, register
 from espnet_warmup.schedulers import (
     ExponentialWarmupLR,
@@ -40,7 +41,7 @@ def test_register_adds_every_family_under_lowercase_class_names():
     reg = register({})
     assert reg == {"exponentialwarmuplr": ExponentialWarmupLR, "polynomialwarmuplr": PolynomialWarmupLR,
                    "warmupschedulelr": WarmupScheduleLR, "warmupcosinelr": WarmupCosineLR,
-                   "warmupstabledecaylr": WarmupStableDecayLR}
+                   "warmupstabledecaylr": WarmupStableDecayLR, "warmupguardlr": WarmupGuardLR}
     assert all(name == cls.__name__.lower() for name, cls in SCHEDULERS.items())
 
 
@@ -49,7 +50,7 @@ def test_register_twice_is_harmless():
     register(reg)
     register(reg)
     assert reg["exponentialwarmuplr"] is ExponentialWarmupLR and reg["warmuplr"] is object
-    assert len(reg) == 1 + len(SCHEDULERS) == 6
+    assert len(reg) == 1 + len(SCHEDULERS) == 7
 
 
 def test_register_refuses_to_replace_a_different_class_and_changes_nothing():

@@ -9,7 +9,8 @@ import re
 import pytest
 import torch
 
-from espnet_warmup.recipe.analysis import logs, monitor, spikes
+from espnet_warmup import spikes
+from espnet_warmup.recipe.analysis import logs, monitor
 
 pytestmark = pytest.mark.slow
 

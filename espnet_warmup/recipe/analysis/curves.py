@@ -17,7 +17,7 @@ Panels and definitions:
   (worse than a uniform guess says nothing more).
 * learning rate: ``optim0_lr0`` per interval (the LR after the interval's last update).
 * gradient norm: ``grad_norm`` per interval, the norm *before* clipping (log scale);
-  spikes (:mod:`espnet_warmup.recipe.analysis.spikes`) as red crosses, skipped non-finite
+  spikes (:mod:`espnet_warmup.spikes`) as red crosses, skipped non-finite
   updates as black triangles along the bottom.
 * clipped: ``clip`` per interval = % of the interval's updates whose norm exceeded
   ``grad_clip``.
@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from espnet_warmup.options import KaldiArgumentParser
-from espnet_warmup.recipe.analysis import spikes
+from espnet_warmup import spikes
 from espnet_warmup.recipe.analysis.figures import save_figure
 from espnet_warmup.recipe.analysis.logs import LogFormatError
 from espnet_warmup.recipe.analysis.metrics import (Series, clipped_percent, finite, grad_norm_stats,
@@ -125,7 +125,7 @@ def summary_markdown(runs: list[RunCurves], image: str | None = None) -> str:
     lines.append(
         "Definitions: iterations are ESPnet mini-batches, updates = iterations / accum_grad; grad norm "
         "is ESPnet's `grad_norm` (before clipping) per log interval; a spike is a grad norm above k x the "
-        "median of the previous finite values (see `espnet_warmup.recipe.analysis.spikes`); clipped % is the "
+        "median of the previous finite values (see `espnet_warmup.spikes`); clipped % is the "
         "share of updates with grad norm > grad_clip; skipped updates are ESPnet's "
         "'The grad norm is nan/inf. Skipping updating the model.'; perplexity = exp(per-token "
         "loss_att), label smoothing included."

@@ -3,7 +3,7 @@
 :class:`DivergenceDetector` is fed the records of :class:`espnet_warmup.recipe.analysis.logs.TrainLogParser`
 in log order; it answers with findings:
 
-* ``warning``: each gradient-norm spike (:mod:`espnet_warmup.recipe.analysis.spikes`: g_t > k x the
+* ``warning``: each gradient-norm spike (:mod:`espnet_warmup.spikes`: g_t > k x the
   trailing median of the last W finite norms) and each update ESPnet skipped because its
   gradient norm was nan/inf;
 * ``DIVERGENCE`` (each kind announced once), the paper's failure signature, i.e. any of
@@ -26,7 +26,7 @@ import dataclasses
 import statistics
 from collections import deque
 
-from espnet_warmup.recipe.analysis import spikes
+from espnet_warmup import spikes
 from espnet_warmup.recipe.analysis.logs import EpochResult, Interval, SkippedUpdate
 
 

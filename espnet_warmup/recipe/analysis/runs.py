@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from espnet_warmup.espnet_config import load_config
-from espnet_warmup.recipe.analysis import spikes
+from espnet_warmup import spikes
 from espnet_warmup.recipe.analysis.logs import (LogFormatError, TensorboardLog, TrainLog, parse_train_log,
                                                 read_tensorboard)
 from espnet_warmup.recipe.analysis.metrics import Series, perplexity, tokens_per_utterance

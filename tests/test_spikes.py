@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from espnet_warmup.recipe.analysis.spikes import SpikeDetector, detect_spikes
+from espnet_warmup.spikes import SpikeDetector, detect_spikes
 
 
 def test_value_above_factor_times_trailing_median_is_a_spike():

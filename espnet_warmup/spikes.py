@@ -82,6 +82,17 @@ class SpikeDetector:
         mid = n // 2
         return self._sorted[mid] if n % 2 else 0.5 * (self._sorted[mid - 1] + self._sorted[mid])
 
+    def history(self) -> list[float]:
+        """The trailing history, oldest first (to save the detector's state)."""
+        return list(self._history)
+
+    def restore(self, history: Iterable[float], index: int = -1) -> None:
+        """Continue from a saved :meth:`history` (the last ``window`` values are kept)."""
+        values = [float(v) for v in history if math.isfinite(float(v))][-self.window:]
+        self._history = deque(values, maxlen=self.window)
+        self._sorted = sorted(values)
+        self._index = int(index)
+
     def update(self, value: float, step: int | None = None) -> Spike | None:
         """Feed the next value; return a :class:`Spike` if it is one (non-finite: None)."""
         self._index += 1
