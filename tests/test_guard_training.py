@@ -72,6 +72,7 @@ def twitchy(data, tmp_path_factory):
     root = tmp_path_factory.mktemp("twitchy")
     cfg = config(root / "t.yaml", spike_factor=1.05, window=2, min_history=1, hold_steps=2)
     full = train(data, root / "full", cfg, EPOCHS)
+    (root / "full/train.log").write_text(full.stderr)  # what run.pl would have written
     first = train(data, root / "resumed", cfg, 1)
     second = train(data, root / "resumed", cfg, EPOCHS)
     return root, full, first, second
@@ -100,3 +101,14 @@ def test_resume_mid_guard_equals_the_uninterrupted_run(twitchy):
     resumed = [v for _, _, v in logged_lrs(first.stderr) + logged_lrs(second.stderr)]
     assert resumed == [v for _, _, v in logged_lrs(full.stderr)]
     assert (root / "resumed/warmup_guard.log").read_text() == (root / "full/warmup_guard.log").read_text()
+
+
+def test_curves_mark_the_interventions_on_the_lr_panel(twitchy):
+    from espnet_warmup.recipe.analysis.curves import curves
+
+    root, _, _, _ = twitchy
+    entries = [json.loads(x) for x in (root / "full/warmup_guard.log").read_text().splitlines()]
+    runs, plotted = curves([root / "full"], root / "curves.png")
+    assert plotted["guard"] == [("full", [e["update"] for e in entries], [e["next_lr"] for e in entries])]
+    table = (root / "curves.md").read_text()
+    assert "|guard interventions|" in table and f"|{len(entries)}|" in table

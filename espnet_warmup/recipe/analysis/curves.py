@@ -74,6 +74,7 @@ def summary_row(run: RunCurves) -> dict[str, Any]:
         "spikes": len(run.spikes),
         "clipped %": clipped_percent(run.series["clip"], run.interval_sizes),
         "skipped updates": len(run.skipped_steps),
+        "guard interventions": len(run.guard),
         "wall time": run.wall_seconds,
     }
 
@@ -106,6 +107,8 @@ def summary_markdown(runs: list[RunCurves], image: str | None = None) -> str:
     cols = ["experiment", "source", "epochs", "updates", "final train loss", "final valid loss",
             "best valid acc", "final valid ppl", "peak grad norm", "median grad norm", "spikes",
             "clipped %", "skipped updates", "wall time"]
+    if any(r.guard for r in runs):  # runs with the warmup guard (warmupguardlr)
+        cols.insert(cols.index("wall time"), "guard interventions")
     lines = []
     if image:
         lines += [f"![training curves]({image})", ""]
@@ -129,6 +132,8 @@ def summary_markdown(runs: list[RunCurves], image: str | None = None) -> str:
         "share of updates with grad norm > grad_clip; skipped updates are ESPnet's "
         "'The grad norm is nan/inf. Skipping updating the model.'; perplexity = exp(per-token "
         "loss_att), label smoothing included."
+        + (" Guard interventions: the warmup guard's holds (`<exp>/warmup_guard.log`; triangles on the LR "
+           "panel at the LR it set)." if any(r.guard for r in runs) else "")
     )
     notes = [f"- {r.name}: {r.ppl_note}" for r in runs if r.ppl_note]
     if notes:
@@ -150,7 +155,7 @@ def _finite_points(series: Series, accum_grad: int, positive: bool = False) -> t
 def plot_curves(runs: list[RunCurves], output: str | Path) -> Plotted:
     """Draw the six panels into ``output``; return what was plotted:
     ``{panel: [(label, xs, ys), ...]}`` (non-finite points dropped), plus the markers under
-    ``"spikes"`` and ``"skipped"``.
+    ``"spikes"``, ``"skipped"`` and ``"guard"`` (the warmup guard's interventions, on the LR panel).
 
     x = optimizer updates (iterations / accum_grad, per run), so runs with different accum_grad
     and the LR schedules (stepped per update) line up.
@@ -163,7 +168,7 @@ def plot_curves(runs: list[RunCurves], output: str | Path) -> Plotted:
     fig, axes = plt.subplots(2, 3, figsize=(15, 8))
     ax = dict(zip(PANELS, axes.flat))
     plotted: Plotted = {p: [] for p in PANELS}
-    plotted["spikes"], plotted["skipped"] = [], []
+    plotted["spikes"], plotted["skipped"], plotted["guard"] = [], [], []
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 
     def line(panel: str, label: str, points: tuple[list[float], list[float]], color: str, valid: bool = False):
@@ -191,6 +196,12 @@ def plot_curves(runs: list[RunCurves], output: str | Path) -> Plotted:
             g.plot(xs, ys, "x", color="red", ms=9, mew=2,
                    label="spike" if not plotted["spikes"] else None)
             plotted["spikes"].append((run.name, xs, ys))
+        if run.guard:  # the warmup guard's interventions: where it held the LR down (update, next LR)
+            gx = [e["update"] for e in run.guard]
+            gy = [float(e.get("next_lr", math.nan)) for e in run.guard]
+            ax["learning rate"].plot(gx, gy, "^", color=c, mec="black", ms=7,
+                                     label="warmup guard held" if not plotted["guard"] else None)
+            plotted["guard"].append((run.name, gx, gy))
         if run.skipped_steps:
             sx = [to_updates(x, run.accum_grad) for x in run.skipped_steps]
             g.plot(sx, [0.02] * len(sx), "v", color=c, mec="black", ms=7,

@@ -127,6 +127,8 @@ class RunCurves:
     ppl_note: str
     #: train.log lines not read as data (cut mid-number, unterminated), as ``<file>:<line>: <why>``
     warnings: list[str] = dataclasses.field(default_factory=list)
+    #: the warmup guard's interventions (``<exp>/warmup_guard.log``, :mod:`espnet_warmup.guard`), one dict each
+    guard: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
     @property
     def accum_grad(self) -> int:
@@ -171,6 +173,24 @@ def _perplexity_series(config: dict[str, Any], loss_att: dict[str, Series], base
     return out, "; ".join(notes)
 
 
+def read_guard_log(expdir: Path) -> list[dict[str, Any]]:
+    """The entries of ``<exp>/warmup_guard.log`` (one JSON object per line; a line cut by a crash is left out)."""
+    import json
+
+    path = expdir / "warmup_guard.log"
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and isinstance(entry.get("update"), int):
+            out.append(entry)
+    return out
+
+
 def load_run(expdir: str | Path, source: str = "auto", name: str | None = None,
              spike_factor: float = spikes.DEFAULT_FACTOR, spike_window: int = spikes.DEFAULT_WINDOW,
              min_history: int = spikes.DEFAULT_MIN_HISTORY) -> RunCurves:
@@ -197,4 +217,5 @@ def load_run(expdir: str | Path, source: str = "auto", name: str | None = None,
         epoch_steps=src.epoch_steps(), spikes=spikes.detect_spikes(gy, gx, spike_factor, spike_window, min_history),
         wall_seconds=src.wall_seconds, ppl_note=note,
         warnings=list(src.log.warnings) if isinstance(src, TrainLogSource) else [],
+        guard=read_guard_log(expdir),
     )
