@@ -177,6 +177,8 @@ class WarmupGuardLR(LRScheduler, AbsBatchStepScheduler):
         backoff: on a spike the progress is first set back to ceil(backoff x progress); 1: hold only.
         max_delay: the most updates the warmup may end late in all (default: its warmup_steps).
         log_file: the interventions file: ``auto`` (``<--output_dir>/warmup_guard.log``), a path, or none.
+        log_all_ranks: under DDP, rank k > 0 writes its own ``<log_file>.rank<k>`` too (to check that
+            every rank took the same decisions; rank 0's file is the record).
         last_epoch: index of the last update, -1 to start (torch convention).
     """
 
@@ -195,6 +197,7 @@ class WarmupGuardLR(LRScheduler, AbsBatchStepScheduler):
         backoff: float = 1.0,
         max_delay: int | None = None,
         log_file: str | None = "auto",
+        log_all_ranks: bool = False,
         last_epoch: int = -1,
     ):
         self._schedule = build_schedule(schedule, schedule_conf)
@@ -208,6 +211,9 @@ class WarmupGuardLR(LRScheduler, AbsBatchStepScheduler):
         self.progress = last_epoch + 1 if last_epoch >= 0 else 0  # virtual index of the update about to run
         self.hold_left = 0
         self.interventions = 0
+        if not isinstance(log_all_ranks, bool):
+            raise ValueError(f"log_all_ranks must be true or false, got {log_all_ranks!r}")
+        self.log_all_ranks = log_all_ranks
         self._log_path = self._resolve_log(log_file)
         self._ready = False
         install_norm_tap()
@@ -271,18 +277,28 @@ class WarmupGuardLR(LRScheduler, AbsBatchStepScheduler):
             update, spike.value, self.spike_factor, spike.median, len(self._detector.history()) - 1,
             before, self.warmup_end, f", set back to {self.progress}" if self.progress != before else "",
             self.hold_steps, peak * lr_now, peak * unguarded)
-        if self._log_path is None or _rank() != 0:
+        path = self._rank_log_path()
+        if path is None:
             return
         entry = {"update": update, "grad_norm": spike.value, "median": spike.median,
                  "spike_factor": self.spike_factor, "progress_before": before, "progress": self.progress,
                  "warmup_steps": self.warmup_end, "hold_steps": self.hold_steps,
                  "next_lr": peak * lr_now, "next_lr_unguarded": peak * unguarded}
         try:
-            os.makedirs(os.path.dirname(self._log_path) or ".", exist_ok=True)
-            with open(self._log_path, "a", encoding="utf-8") as f:
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            with open(path, "a", encoding="utf-8") as f:
                 f.write(json.dumps(entry) + "\n")
         except OSError as err:
-            logger.warning("warmup guard: could not write %s (%s)", self._log_path, err)
+            logger.warning("warmup guard: could not write %s (%s)", path, err)
+
+    def _rank_log_path(self) -> str | None:
+        """This rank's interventions file: the log file on rank 0, ``.rank<k>`` with log_all_ranks, else None."""
+        if self._log_path is None:
+            return None
+        rank = _rank()
+        if rank == 0:
+            return self._log_path
+        return f"{self._log_path}.rank{rank}" if self.log_all_ranks else None
 
     # ------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
@@ -309,8 +325,8 @@ class WarmupGuardLR(LRScheduler, AbsBatchStepScheduler):
 
     def _forget_logged_after(self, last_update: int) -> None:
         """A resumed run redoes the updates after its checkpoint: drop their entries from the file."""
-        path = self._log_path
-        if path is None or _rank() != 0 or not os.path.isfile(path):
+        path = self._rank_log_path()
+        if path is None or not os.path.isfile(path):
             return
         with open(path, encoding="utf-8") as f:
             lines = f.readlines()

@@ -112,3 +112,26 @@ def test_curves_mark_the_interventions_on_the_lr_panel(twitchy):
     assert plotted["guard"] == [("full", [e["update"] for e in entries], [e["next_lr"] for e in entries])]
     table = (root / "curves.md").read_text()
     assert "|guard interventions|" in table and f"|{len(entries)}|" in table
+
+
+def test_two_gloo_ranks_take_the_same_interventions(data, tmp_path):
+    # Two DDP ranks (gloo, CPU), one process each, as two nodes would run them. ESPnet logs only
+    # rank 0's warnings, so rank 1 writes its own record (log_all_ranks).
+    import os
+    import subprocess
+
+    from tiny_asr import train_command
+
+    cfg = config(tmp_path / "t.yaml", spike_factor=1.05, window=2, min_history=1, hold_steps=2, log_all_ranks=True)
+    out = tmp_path / "ddp"
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    procs = [subprocess.Popen(
+        train_command(data, out, "--config", str(cfg), "--max_epoch", "2", "--num_iters_per_epoch", str(ITERS),
+                      "--dist_backend", "gloo", "--dist_init_method", f"file://{tmp_path / 'rdzv'}",
+                      "--dist_world_size", "2", "--dist_rank", str(rank), "--multiprocessing_distributed", "false"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for rank in (0, 1)]
+    results = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], results[0][1][-3000:] + results[1][1][-3000:]
+    rank0 = (out / "warmup_guard.log").read_text()
+    assert rank0, "no intervention on rank 0: the set-up no longer provokes one"
+    assert (out / "warmup_guard.log.rank1").read_text() == rank0
