@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "monitor": ("espnet_warmup.recipe.analysis.monitor", "follow a train.log and warn when training diverges"),
     "score": ("espnet_warmup.recipe.scoring.cli", "score hypotheses against references (WER/CER, result.txt)"),
     "report": ("espnet_warmup.recipe.report", "write RESULTS.md across experiments (recipe stage 14)"),
+    "probe": ("espnet_warmup.recipe.probe", "highest stable peak LR per warmup policy (short seeded trainings)"),
 }
 
 RECIPE_PACKAGE = "espnet_warmup.recipe"
