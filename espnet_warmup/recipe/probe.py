@@ -206,6 +206,11 @@ class Probe:
         if not self.seeds:
             raise ProbeError("--seeds: give at least one seed (3 for a published table)")
         self.lo, self.hi = parse_range(args.peak_lrs)
+        accum = int(self.base.get("accum_grad", 1) or 1)
+        if args.updates * accum // max(1, args.log_interval) < 10:
+            raise ProbeError(f"--updates {args.updates} with --log_interval {args.log_interval} (iterations) and "
+                             f"accum_grad {accum} log fewer than 10 intervals: too few for the divergence rules "
+                             "(a 5-interval loss median, sustained spikes); raise --updates or lower --log_interval")
         if not 0 < args.warmup_fraction <= 1:
             raise ProbeError(f"--warmup_fraction must be in (0, 1], got {args.warmup_fraction}")
 

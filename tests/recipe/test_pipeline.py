@@ -210,6 +210,23 @@ def test_the_report_aggregates_the_seeds_of_a_policy(seeded):
     assert re.search(r"^\|asr_train_exp_warmup\|[^\n]*\|1 \(1\)\|", report, re.M)
 
 
+def test_the_stability_probe_runs_on_the_recipes_data_and_stats(verbatim):
+    recipe, _ = verbatim
+    out = run_recipe(recipe, "--stage", "11", "--train_config", TINY_EXP, "--probe",
+                     "conf/tuning/train_tiny_exp_warmup.yaml conf/tuning/train_tiny_poly_warmup.yaml",
+                     "--probe_args", "--peak_lrs 1e-4:100 --grid 2 --refine 0 --seeds '1' --updates 12 --log_interval 1")
+    assert out.returncode == 0, out.stderr[-4000:]
+    work = recipe / "exp/probe_train_tiny_exp_warmup"
+    assert "Stage 11: Stability probe: conf/tuning/train_tiny_exp_warmup.yaml" in out.stderr
+    result = json.loads((work / "probe.json").read_text())
+    assert [r["policy"] for r in result["rows"]] == ["train_tiny_exp_warmup", "train_tiny_poly_warmup"]
+    for row in result["rows"]:
+        assert (row["highest_stable_peak"], row["lowest_diverged_peak"]) == (1e-4, 100.0)
+    cmd = json.loads((work / "runs/train_tiny_poly_warmup/lr0.0001_seed1/command.json").read_text())["train"]
+    assert "exp/asr_stats_raw_word/train/feats_stats.npz" in " ".join(cmd)  # the recipe's stats
+    assert "Stage 12" not in out.stderr  # the probe replaces training; nothing to decode
+
+
 def test_rerun_skips_finished_work(verbatim):
     recipe, _ = verbatim
     out = run_recipe(recipe, "--local_data_opts", TINY_CORPUS, "--train_config", TINY_OWSM,

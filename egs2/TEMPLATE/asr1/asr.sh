@@ -84,6 +84,8 @@ lang=noinfo        # language tag of the token list dir (data/<lang>_token_list)
 train_config=""    # one or more (space-separated) training configs; alias --asr_config
 train_args=""      # extra options for espnet2.bin.asr_train; alias --asr_args
 asr_tag=""         # suffix for the exp dir name: <expdir>/asr_<config basename>[_<asr_tag>]
+probe=""           # stability probe: training configs whose schedulers it compares (stage 11 then probes the first --train_config instead of training; stages 12-14 skipped); see docs/probe.md
+probe_args=""      # options of espnet-warmup probe, e.g. "--peak_lrs 1e-3:1e-1 --grid 4 --refine 2 --seeds '1 2 3' --updates 200"
 seeds=""           # training seeds (space-separated, e.g. "1 2 3"): each config trains once per seed, into <exp dir>_seed<N> with --seed N; empty: one run, the config's own seed
 feats_normalize=global_mvn  # global_mvn (from the stage-10 statistics) or none
 train_nthreads=0            # CPU threads of a training job (OMP_NUM_THREADS); 0: cores / train_jobs when --ngpu 0, else 1
@@ -200,6 +202,7 @@ if [ "${skip_data_prep}" = true ]; then skip_stages+=" 1 2 3 4 5"; fi
 if [ "${skip_train}" = true ]; then skip_stages+=" 2 4 5 6 7 8 9 10 11"; fi
 if [ "${skip_eval}" = true ]; then skip_stages+=" 12 13"; fi
 if [ "${skip_report}" = true ]; then skip_stages+=" 14"; fi
+if [ -n "${probe}" ]; then skip_stages+=" 12 13 14"; fi  # the probe replaces the trainings of stage 11
 run_stage() {
     local n=$1
     [ "${stage}" -le "${n}" ] && [ "${stop_stage}" -ge "${n}" ] || return 1
@@ -575,24 +578,29 @@ stage_10_collect_stats() {
         ${data_feats}/${train_set}/{wav.scp,text} ${data_feats}/${valid_set}/{wav.scp,text}) fs=${fs_hz}" \
         "${asr_stats_dir} (${n} jobs, config ${train_configs[0]})" collect_stats "${n}"
 }
+# The options of a training on this recipe's data and stats (stage 11 and the probe): tokens,
+# normalization (given here, not in the config: global_mvn in the config breaks --collect_stats),
+# data, shape files, fold lengths.
+training_data_opts() {
+    local opts
+    opts="$(common_train_opts)"
+    if [ "${feats_normalize}" = global_mvn ]; then
+        opts+=" --normalize global_mvn --normalize_conf stats_file=${asr_stats_dir}/train/feats_stats.npz"
+    fi
+    opts+="$(data_opts | tr '\n' ' ')"
+    opts+=" --train_shape_file ${asr_stats_dir}/train/speech_shape --train_shape_file ${asr_stats_dir}/train/text_shape.${token_type}"
+    opts+=" --valid_shape_file ${asr_stats_dir}/valid/speech_shape --valid_shape_file ${asr_stats_dir}/valid/text_shape.${token_type}"
+    echo "${opts} --fold_length $((speech_fold_length * 100)) --fold_length ${text_fold_length}"
+}
 train_policy() {  # train_policy <config> <exp dir> <seed>: one training, through espnet2.bin.launch
     local config=$1 exp=$2 seed=$3 targs
     targs=$(run_args "${seed}")
-    local -a normalize=()
     python3 -m espnet_warmup.recipe.stages.checkpoints check "${exp}" || die "${exp} was not trained: its checkpoint files need you first (see the checkpoints ERROR above)"
-    # Given here, not in the config: global_mvn in the config breaks --collect_stats.
-    if [ "${feats_normalize}" = global_mvn ]; then
-        normalize=(--normalize global_mvn --normalize_conf "stats_file=${asr_stats_dir}/train/feats_stats.npz")
-    fi
     # shellcheck disable=SC2046,SC2086
     local -a cmd=(env "OMP_NUM_THREADS=$(( train_nthreads > 0 ? train_nthreads : 1 ))" ${python} -m espnet2.bin.launch
         --cmd "${cuda_cmd} --name $(basename "${exp}")" --log "${exp}/train.log" --ngpu "${ngpu}" --num_nodes "${num_nodes}"
         --init_file_prefix "${exp}/.dist_init_" --multiprocessing_distributed true
-        -- ${asr_train} $(common_train_opts) ${normalize[@]+"${normalize[@]}"} $(data_opts)
-        --train_shape_file "${asr_stats_dir}/train/speech_shape" --train_shape_file "${asr_stats_dir}/train/text_shape.${token_type}"
-        --valid_shape_file "${asr_stats_dir}/valid/speech_shape" --valid_shape_file "${asr_stats_dir}/valid/text_shape.${token_type}"
-        --resume true --fold_length $((speech_fold_length * 100)) --fold_length "${text_fold_length}"
-        --output_dir "${exp}" --config "${config}" ${targs})
+        -- ${asr_train} $(training_data_opts) --resume true --output_dir "${exp}" --config "${config}" ${targs})
     write_resume_script "${exp}" 11 --train_config "${config}" ${seed:+--seeds "${seed}"}
     rm -f "${exp}/commands.sh"  # a new training starts the experiment's record afresh
     record_command "${exp}" "stage 11: train" "${cmd[@]}"
@@ -703,6 +711,33 @@ stage_11_train() {
     fi
 }
 
+# The stability probe (--probe "<configs>"): short seeded trainings of the first --train_config with
+# each probed config's scheduler over a range of peak LRs, on this recipe's data and stats, through
+# ${cuda_cmd} (--train_jobs at a time with run.pl); results in <expdir>/probe_<config>/.
+stage_11_probe() {
+    local base=${train_configs[0]} c out
+    local -a policies=()
+    for c in ${probe}; do
+        [ -f "${c}" ] || die "--probe: file not found: ${c}"
+        policies+=(--policy "${c}")
+    done
+    [ -f "${asr_stats_dir}/.done" ] || die "${asr_stats_dir} is not finished: run stage 10 first"
+    out=$(exp_of "${base}"); out=${expdir}/probe_${out#"${expdir}/asr_"}
+    log "Stage 11: Stability probe: ${base} x {${probe}} -> ${out}/probe.md"
+    _stage_now="Stage 11 (stability probe)"
+    local -a extra=()
+    mapfile -t extra < <(python3 -c 'import shlex, sys; print("\n".join(shlex.split(sys.argv[1])))' "${probe_args}") \
+        || die "--probe_args: cannot split '${probe_args}' into options (unbalanced quotes?)"
+    [ -n "${probe_args}" ] || extra=()
+    python3 -m espnet_warmup.cli probe --base "${base}" "${policies[@]}" --workdir "${out}" \
+        --cmd "${cuda_cmd}" --nj "${train_jobs}" --ngpu "${ngpu}" \
+        --train_args "$(training_data_opts) ${train_args}" ${extra[@]+"${extra[@]}"} &
+    wait $! || die "the stability probe failed (see above; finished runs are kept, rerun to continue)"
+    _stage_now=""
+    log "Stability probe: ${out}/probe.md"
+    grep -E '^\|' "${out}/probe.md" | head -n 12 >&2 || true
+}
+
 # ---------------------------------------------------------------------------- stages 12-14: evaluation
 decode_set() {  # decode_set <config> <seed> <set> <decode dir> <n jobs>
     local config=$1 seed=$2 dset=$3 dir=$4 n=$5 exp data=${data_feats}/$3 logdir=$4/logdir ngpu_inf=0 cmd_inf=${decode_cmd}
@@ -802,7 +837,9 @@ if run_stage 4; then stage_4_filter_by_length; fi
 if run_stage 5; then stage_5_token_list; fi
 if any_stage 6 7 8 9; then log "Stages 6-9: Language model: not used by this recipe (decoding without an LM), skipped"; fi
 if run_stage 10; then stage_10_collect_stats; fi
-if run_stage 11; then stage_11_train; fi
+if run_stage 11; then
+    if [ -n "${probe}" ]; then stage_11_probe; else stage_11_train; fi
+fi
 if run_stage 12; then stage_12_decode; fi
 if run_stage 13; then stage_13_score; fi
 if run_stage 14; then stage_14_report; fi
