@@ -18,6 +18,7 @@ import time
 
 import pytest
 import torch
+import yaml
 
 from espnet_warmup.recipe.datadir import read_kv, validate
 from tests.recipe.conftest import TINY_CORPUS, clone_data, run_recipe
@@ -212,19 +213,37 @@ def test_the_report_aggregates_the_seeds_of_a_policy(seeded):
 
 def test_the_stability_probe_runs_on_the_recipes_data_and_stats(verbatim):
     recipe, _ = verbatim
-    out = run_recipe(recipe, "--stage", "11", "--train_config", TINY_EXP, "--probe",
-                     "conf/tuning/train_tiny_exp_warmup.yaml conf/tuning/train_tiny_poly_warmup.yaml",
-                     "--probe_args", "--peak_lrs 1e-4:100 --grid 2 --refine 0 --seeds '1' --updates 12 --log_interval 1")
+    # 2 policies x (a 2-point grid + one bisection round) x 1 seed: real trainings through run.pl
+    args = ["--stage", "11", "--train_config", TINY_EXP, "--probe",
+            "conf/tuning/train_tiny_exp_warmup.yaml conf/tuning/train_tiny_poly_warmup.yaml",
+            "--probe_args", "--peak_lrs 1e-4:100 --grid 2 --refine 1 --seeds '1' --updates 12 --log_interval 1"]
+    out = run_recipe(recipe, *args)
     assert out.returncode == 0, out.stderr[-4000:]
     work = recipe / "exp/probe_train_tiny_exp_warmup"
     assert "Stage 11: Stability probe: conf/tuning/train_tiny_exp_warmup.yaml" in out.stderr
     result = json.loads((work / "probe.json").read_text())
     assert [r["policy"] for r in result["rows"]] == ["train_tiny_exp_warmup", "train_tiny_poly_warmup"]
     for row in result["rows"]:
-        assert (row["highest_stable_peak"], row["lowest_diverged_peak"]) == (1e-4, 100.0)
+        name = row["policy"]
+        # the grid, then the geometric middle of the bracket (sqrt(1e-4 x 100) = 0.1)
+        assert sorted(float(k) for k in result["runs"][name]) == [1e-4, 0.1, 100.0]
+        assert row["lowest_diverged_peak"] in (0.1, 100.0) and row["diverged_runs"] >= 1
+        assert row["highest_stable_peak"] in (1e-4, 0.1) and row["highest_stable_peak"] < row["lowest_diverged_peak"]
+        cfg = yaml.safe_load((work / f"runs/{name}/lr100_seed1/config.yaml").read_text())
+        assert cfg["optim_conf"]["lr"] == 100.0 and cfg["scheduler_conf"]["warmup_steps"] == 6
+        assert cfg["seed"] == 1 and cfg["num_iters_per_epoch"] == 12 and cfg["max_epoch"] == 1
+        r = json.loads((work / f"runs/{name}/lr100_seed1/result.json").read_text())
+        assert r["status"] == "diverged" and r["diverged_kinds"]
     cmd = json.loads((work / "runs/train_tiny_poly_warmup/lr0.0001_seed1/command.json").read_text())["train"]
     assert "exp/asr_stats_raw_word/train/feats_stats.npz" in " ".join(cmd)  # the recipe's stats
     assert "Stage 12" not in out.stderr  # the probe replaces training; nothing to decode
+    md = (work / "probe.md").read_text()
+    assert "|train_tiny_poly_warmup|" in md and (work / "stability_map.png").stat().st_size > 1000
+    # a rerun of the finished probe trains nothing and gives the same table
+    again = run_recipe(recipe, *args)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "probe: round" not in again.stderr
+    assert json.loads((work / "probe.json").read_text())["rows"] == result["rows"]
 
 
 def test_rerun_skips_finished_work(verbatim):
