@@ -216,6 +216,7 @@ class WarmupGuardLR(LRScheduler, AbsBatchStepScheduler):
         self.log_all_ranks = log_all_ranks
         self._log_path = self._resolve_log(log_file)
         self._ready = False
+        self._warned_blind = False
         install_norm_tap()
         take_norm()
         super().__init__(optimizer, last_epoch)
@@ -247,8 +248,18 @@ class WarmupGuardLR(LRScheduler, AbsBatchStepScheduler):
 
     def step(self, epoch: int | None = None) -> None:  # noqa: D102 -- once per optimizer update
         if self._ready:
-            self._observe(take_norm())
+            norm = take_norm()
+            if norm is None and not self._warned_blind and self._has_gradients():
+                # a trainer that computes the norm some other way (or imported clip_grad_norm_ by name
+                # before the tap): the guard cannot see spikes, so it must say so, once
+                self._warned_blind = True
+                logger.warning("warmup guard: an update ran without torch.nn.utils.clip_grad_norm_ being called; "
+                               "the guard sees no gradient norms and will not act (the schedule runs unguarded)")
+            self._observe(norm)
         super().step()
+
+    def _has_gradients(self) -> bool:
+        return any(p.grad is not None for g in self.optimizer.param_groups for p in g["params"])
 
     def _observe(self, norm: float | None) -> None:
         """Account for the update that just ran (its pre-clip norm) and move the progress on."""

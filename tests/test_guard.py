@@ -199,3 +199,18 @@ def test_check_config_reports_guard_and_schedule_problems(tmp_path):
     assert rc == 1
     assert "scheduler_conf.backoff: must be a number in (0, 1] (1: hold only), got 2" in out
     assert "scheduler_conf.schedule_conf.total_steps: 150 but the config plans 200 updates" in out
+
+
+def test_a_trainer_that_never_calls_clip_grad_norm_is_told_once_that_the_guard_is_blind(caplog):
+    p = torch.nn.Parameter(torch.zeros(2))
+    opt = torch.optim.SGD([p], lr=1e-3)
+    sched = guarded()(opt)
+    with caplog.at_level(logging.WARNING, logger="espnet_warmup.guard"):
+        opt.step()
+        sched.step()  # no gradients yet (e.g. plot-lr stepping the schedule): nothing to say
+        for _ in range(3):
+            p.grad = torch.ones(2)
+            opt.step()
+            sched.step()
+    msgs = [r.getMessage() for r in caplog.records]
+    assert len(msgs) == 1 and "the guard sees no gradient norms and will not act" in msgs[0]
