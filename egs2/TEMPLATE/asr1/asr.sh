@@ -89,7 +89,7 @@ probe_args=""      # options of espnet-warmup probe, e.g. "--peak_lrs 1e-3:1e-1 
 seeds=""           # training seeds (space-separated, e.g. "1 2 3"): each config trains once per seed, into <exp dir>_seed<N> with --seed N; empty: one run, the config's own seed
 feats_normalize=global_mvn  # global_mvn (from the stage-10 statistics) or none
 train_nthreads=0            # CPU threads of a training job (OMP_NUM_THREADS); 0: cores / train_jobs when --ngpu 0, else 1
-train_jobs=1                # how many configs (policies) train at the same time in stage 11
+train_jobs=1                # how many trainings (configs x seeds; probe runs with run.pl) run at the same time in stage 11
 speech_fold_length=800      # ESPnet's fold lengths (x100 samples for raw speech)
 text_fold_length=150        # ESPnet's fold length for text (tokens)
 
