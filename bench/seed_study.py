@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -110,6 +111,8 @@ def finished(recipe: Path, config: str, seed: int) -> bool:
 
 def summarize(recipe: Path, out: Path, seeds: list[int], target_acc: float | None = None) -> dict:
     os.environ.setdefault("ESPNET_WARMUP_QUIET_IMPORTS", "1")  # no import notices in the summary
+    from espnet_warmup.recipe.analysis.curves import summary_row
+    from espnet_warmup.recipe.analysis.runs import load_run
     from espnet_warmup.recipe.report import build_report
 
     labels = {Path(c).stem: (g, label) for g, items in GROUPS.items() for label, c, _ in items}
@@ -122,8 +125,8 @@ def summarize(recipe: Path, out: Path, seeds: list[int], target_acc: float | Non
     if done:
         exps = [recipe / "exp" / n for n in done]
         if target_acc is None:  # 90% of the worst run's best: every run reaches it, so all seeds count
-            first = build_report(exps, recipe / "RESULTS.md", recipe / "images")
-            bests = [r["best_valid_acc"] for r in first["rows"] if r["best_valid_acc"] == r["best_valid_acc"]]
+            bests = [summary_row(load_run(e))["best valid acc"] for e in exps]
+            bests = [b for b in bests if math.isfinite(b)]
             target_acc = round(0.9 * min(bests), 4) if bests else None
         rep = build_report(exps, recipe / "RESULTS.md", recipe / "images", target_acc=target_acc)
         result["target_acc"] = rep["target_acc"]

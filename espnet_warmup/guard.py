@@ -265,27 +265,33 @@ class WarmupGuardLR(LRScheduler, AbsBatchStepScheduler):
         """Account for the update that just ran (its pre-clip norm) and move the progress on."""
         done = self.last_epoch + 1  # real index of the update that just ran
         nxt = done + 1
+        seen = len(self._detector.history())  # the norms the spike is judged against
         spike = self._detector.update(norm, done) if norm is not None else None
-        if spike is not None and self.progress < self.warmup_end and nxt - self.progress <= self.max_delay:
+        if spike is not None and self._may_hold(nxt):
             before = self.progress
             if self.backoff < 1:
                 self.progress = max(1, nxt - self.max_delay, math.ceil(self.backoff * self.progress))
             self.hold_left = self.hold_steps
             self.interventions += 1
-            self._report(done, spike, before)
-        if self.hold_left > 0 and self.progress < self.warmup_end and nxt - self.progress <= self.max_delay:
+            self._report(done, spike, before, seen)
+        if self.hold_left > 0 and self._may_hold(nxt):
             self.hold_left -= 1
         else:
             self.hold_left = 0
             self.progress += 1
 
-    def _report(self, update: int, spike: spikes.Spike, before: int) -> None:
+    def _may_hold(self, nxt: int) -> bool:
+        """Whether update ``nxt`` may still read the warmup behind the real count: the warmup is not
+        finished and the lag stays within max_delay."""
+        return self.progress < self.warmup_end and nxt - self.progress <= self.max_delay
+
+    def _report(self, update: int, spike: spikes.Spike, before: int, seen: int) -> None:
         lr_now, unguarded = self.factors(self.progress, update + 1)
         peak = float(self.base_lrs[0])
         logger.warning(
             "warmup guard: update %d: grad norm %.4g > %.4g x median %.4g of the last %d updates: warmup "
             "progress %d/%d%s, held for %d updates (next LR %.4g, unguarded %.4g)",
-            update, spike.value, self.spike_factor, spike.median, len(self._detector.history()) - 1,
+            update, spike.value, self.spike_factor, spike.median, seen,
             before, self.warmup_end, f", set back to {self.progress}" if self.progress != before else "",
             self.hold_steps, peak * lr_now, peak * unguarded)
         path = self._rank_log_path()
@@ -317,7 +323,7 @@ class WarmupGuardLR(LRScheduler, AbsBatchStepScheduler):
             "last_epoch": int(self.last_epoch), "_step_count": int(self._step_count),
             "base_lrs": [float(x) for x in self.base_lrs], "progress": int(self.progress),
             "hold_left": int(self.hold_left), "interventions": int(self.interventions),
-            "history": self._detector.history(), "detector_index": int(self._detector._index),
+            "history": self._detector.history(), "detector_index": self._detector.index,
             "schedule": self.schedule,
         }
 
@@ -367,9 +373,7 @@ class WarmupGuardLR(LRScheduler, AbsBatchStepScheduler):
             inner_cls = _schedule_class(conf.get("schedule"))
         except ValueError:
             return None
-        from espnet_warmup.espnet_config import constructor_defaults
-
-        inner_conf = {**constructor_defaults(inner_cls), **(conf.get("schedule_conf") or {})}
+        inner_conf = {**_defaults(inner_cls), **(conf.get("schedule_conf") or {})}
         if hasattr(inner_cls, "schedule_marks"):
             return inner_cls.schedule_marks(inner_conf)
         w = inner_conf.get(inner_cls.warmup_key)

@@ -82,6 +82,11 @@ class SpikeDetector:
         mid = n // 2
         return self._sorted[mid] if n % 2 else 0.5 * (self._sorted[mid - 1] + self._sorted[mid])
 
+    @property
+    def index(self) -> int:
+        """Position of the last value fed (-1 before the first), as :attr:`Spike.index` counts."""
+        return self._index
+
     def history(self) -> list[float]:
         """The trailing history, oldest first (to save the detector's state)."""
         return list(self._history)

@@ -21,6 +21,12 @@ def test_scale_scheduler_maps_each_family_to_the_probe_budget():
     assert probe.scale_scheduler("warmupschedulelr", {"shape": "piecewise", "knot_steps": [0, 125], "warmup_steps": 250,
                                                       "tail": "cosine", "total_steps": 600}, 50, 100, 1.0) == \
         {"shape": "piecewise", "knot_steps": [0, 25], "warmup_steps": 50, "tail": "cosine", "total_steps": 100}
+    guard = {"schedule": "polynomialwarmuplr", "schedule_conf": {"warmup_steps": 250, "power": 1.5},
+             "hold_steps": 50, "max_delay": 100, "spike_factor": 5.0}
+    assert probe.scale_scheduler("warmupguardlr", guard, 50, 100, 1.0) == \
+        {"schedule": "polynomialwarmuplr", "schedule_conf": {"warmup_steps": 50, "power": 1.5},
+         "hold_steps": 10, "max_delay": 20, "spike_factor": 5.0}
+    assert probe.scale_scheduler("exponentialwarmuplr", {}, 50, 100, 1.0) == {"warmup_steps": 50}
     with pytest.raises(probe.ProbeError, match="scheduler_conf.decay_steps of x: the probe does not know"):
         probe.scale_scheduler("x", {"decay_steps": 3}, 5, 10, 1.0)
 

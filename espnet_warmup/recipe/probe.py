@@ -50,42 +50,57 @@ class ProbeError(ValueError):
 
 
 # ----------------------------------------------------------------------------- configs
+def _warmup_of(conf: dict[str, Any]) -> int | None:
+    """The warmup length a scheduler_conf gives (warmup_steps, ESPnet's warmup_steps_list, or the
+    guarded schedule's), None if it gives none."""
+    if conf.get("warmup_steps") is not None:
+        return int(conf["warmup_steps"])
+    if conf.get("warmup_steps_list"):
+        return int(conf["warmup_steps_list"][-1])
+    if isinstance(conf.get("schedule_conf"), dict):
+        return _warmup_of(conf["schedule_conf"])
+    return None
+
+
 def scale_scheduler(name: str, conf: dict[str, Any], warmup: int, total: int, peak_ratio: float) -> dict[str, Any]:
     """``conf`` of scheduler ``name`` for a run of ``total`` updates with ``warmup`` warmup updates and a
-    peak ``peak_ratio`` x the config's: step counts scale with the warmup (the warmup's knots) or end at
-    ``total`` (the decay), absolute LRs (ESPnet's ``warmup_lr_list``) with the peak. Unknown step or LR
-    keys are refused (naming them), so a schedule is never probed at a length it was not scaled to."""
+    peak ``peak_ratio`` x the config's: step counts scale with the warmup (the warmup's knots, the guard's
+    hold and delay) or end at ``total`` (the decay), absolute LRs (ESPnet's ``warmup_lr_list``) with the
+    peak. Unknown step or LR keys are refused (naming them), so a schedule is never probed at a length it
+    was not scaled to."""
     conf = dict(conf or {})
+    old_w = _warmup_of(conf)
+
+    def with_warmup(steps: int) -> int:
+        return round(int(steps) * warmup / old_w) if old_w else int(steps)
+
     out: dict[str, Any] = {}
-    old_w = None
-    if "warmup_steps_list" in conf:  # ESPnet's piecewiselinearwarmuplr: [0, w', w], LRs absolute
-        steps = [int(s) for s in conf["warmup_steps_list"]]
-        old_w = steps[-1]
-        out["warmup_steps_list"] = [round(s * warmup / old_w) for s in steps]
-        out["warmup_lr_list"] = [float(v) * peak_ratio for v in conf.get("warmup_lr_list", [])]
     for key, value in conf.items():
-        if key in ("warmup_steps_list", "warmup_lr_list"):
-            continue
-        if key == "warmup_steps":
-            old_w = int(value)
+        if value is None:
+            out[key] = value
+        elif key == "warmup_steps":
             out[key] = warmup
+        elif key == "warmup_steps_list":  # ESPnet's piecewiselinearwarmuplr: [0, w', w] ...
+            out[key] = [with_warmup(s) for s in value]
+        elif key == "warmup_lr_list":  # ... with absolute LRs
+            out[key] = [float(v) * peak_ratio for v in value]
         elif key == "total_steps":
-            out[key] = total if value is not None else None
+            out[key] = total
         elif key == "knot_steps":
-            out[key] = None if value is None else [round(int(s) * warmup / int(conf["warmup_steps"])) for s in value]
+            out[key] = [with_warmup(s) for s in value]
         elif key == "num_decay_steps":
-            out[key] = None if value is None else max(1, round(int(value) * total / int(conf.get("total_steps") or total)))
+            out[key] = max(1, round(int(value) * total / int(conf.get("total_steps") or total)))
         elif key == "schedule_conf":  # the warmup guard: scale the guarded schedule
-            out[key] = scale_scheduler(str(conf.get("schedule")), value or {}, warmup, total, peak_ratio)
-        elif key in ("max_delay", "hold_steps") and value is not None and old_w:
-            out[key] = max(1, round(int(value) * warmup / old_w)) if key == "hold_steps" else value
+            out[key] = scale_scheduler(str(conf.get("schedule")), value, warmup, total, peak_ratio)
+        elif key in ("hold_steps", "max_delay"):  # the guard's, in updates of the warmup
+            out[key] = max(1, with_warmup(value)) if key == "hold_steps" else with_warmup(value)
         elif key.endswith("_steps") or key.endswith("_lr") or key in ("warmup_ratio",):
             raise ProbeError(f"scheduler_conf.{key} of {name}: the probe does not know how to scale it to "
                              f"{total} updates; known: warmup_steps, total_steps, knot_steps, num_decay_steps, "
-                             "warmup_steps_list/warmup_lr_list, schedule_conf")
+                             "warmup_steps_list/warmup_lr_list, schedule_conf, hold_steps, max_delay")
         else:
             out[key] = value
-    if "warmup_steps" not in out and "warmup_steps_list" not in out and name != "warmupguardlr":
+    if old_w is None and name != "warmupguardlr":
         out["warmup_steps"] = warmup  # the constructor default would not match the probe budget
     return out
 
