@@ -244,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     train_argv = argv[1:]
     if not _wanted(train_argv):
         return 0
+    os.environ.setdefault("ESPNET_WARMUP_QUIET_IMPORTS", "1")  # our own process: ESPnet's import notices kept out
     try:
         problems, info = check(train_argv)
     except SystemExit as e:  # ESPnet's parser already printed why
