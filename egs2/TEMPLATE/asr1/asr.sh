@@ -87,6 +87,8 @@ asr_tag=""         # suffix for the exp dir name: <expdir>/asr_<config basename>
 probe=""           # stability probe: training configs whose schedulers it compares (stage 11 then probes the first --train_config instead of training; stages 12-14 skipped); see docs/probe.md
 probe_args=""      # options of espnet-warmup probe, e.g. "--peak_lrs 1e-3:1e-1 --grid 4 --refine 2 --seeds '1 2 3' --updates 200"
 seeds=""           # training seeds (space-separated, e.g. "1 2 3"): each config trains once per seed, into <exp dir>_seed<N> with --seed N; empty: one run, the config's own seed
+pretrained_model=""   # fine-tuning: the model(s) to start from, ESPnet's --init_param "<file>[:<src_key>[:<dst_key>[:<exclude_keys>]]]" (space-separated; checked before training: docs/finetune.md)
+ignore_init_mismatch=false  # with --pretrained_model: skip checkpoint tensors the model lacks or has in another shape (ESPnet's --ignore_init_mismatch)
 feats_normalize=global_mvn  # global_mvn (from the stage-10 statistics) or none
 train_nthreads=0            # CPU threads of a training job (OMP_NUM_THREADS); 0: cores / train_jobs when --ngpu 0, else 1
 train_jobs=1                # how many trainings (configs x seeds; probe runs with run.pl) run at the same time in stage 11
@@ -98,6 +100,8 @@ inference_config=""                  # decoding config (espnet2.bin.asr_inferenc
 inference_args=""                    # extra options for espnet2.bin.asr_inference
 inference_tag=""                     # decode dir name; default decode_<config basename>_asr_model_<model>
 inference_asr_model=valid.acc.ave.pth # the model file of the exp dir to decode with
+select_by_wer=false                  # stage 12: decode the valid set with every kept <N>epoch.pth, link the lowest dev WER as valid.wer.best.pth and decode the test sets with it (default model then)
+select_keep_only_best=false          # with --select_by_wer: delete the other <N>epoch.pth files (checkpoint.pth stays)
 batch_size=1                         # decoding batch size
 
 # Sets
@@ -254,6 +258,23 @@ unset _unique _s
 if [ -n "${seeds}" ] && [[ " ${train_args} " =~ [[:space:]]--seed([[:space:]]|=) ]]; then
     die "--seeds '${seeds}' and --train_args '${train_args}' both set the seed; give it in one place"
 fi
+for _b in ignore_init_mismatch select_by_wer select_keep_only_best; do
+    case ${!_b} in true|false) ;; *) die "--${_b}: '${!_b}' is not a boolean; allowed: true, false" ;; esac
+done
+unset _b
+if [ -n "${pretrained_model}" ] && any_stage 11; then
+    for _m in ${pretrained_model}; do
+        [ -f "${_m%%:*}" ] || die "--pretrained_model: file not found: ${_m%%:*} (from '${_m}'; the form is <file>[:<src_key>[:<dst_key>[:<exclude_keys>]]])"
+    done
+    unset _m
+fi
+if [ "${select_keep_only_best}" = true ] && [ "${select_by_wer}" != true ]; then
+    die "--select_keep_only_best true needs --select_by_wer true (it deletes the checkpoints the dev WER did not choose)"
+fi
+# With --select_by_wer the test sets are decoded with the checkpoint the dev WER chose.
+if [ "${select_by_wer}" = true ] && [ "${inference_asr_model}" = valid.acc.ave.pth ]; then
+    inference_asr_model=valid.wer.best.pth
+fi
 # The trainings: one (config, seed) pair per run; seed "" = the config's own seed.
 run_configs=() run_seeds=()
 for _c in ${train_configs[@]+"${train_configs[@]}"}; do
@@ -297,8 +318,11 @@ exp_of() {  # exp_of <config> [seed]
     name=$(basename "$1"); name=${name%.yaml}; name=${name%.yml}
     echo "${expdir}/asr_${name}${asr_tag:+_${asr_tag}}${seed:+_seed${seed}}"
 }
-run_args() {  # run_args [seed]: --train_args of one training (with --seed N for a seed run)
-    echo "${train_args}${1:+${train_args:+ }--seed $1}"
+run_args() {  # run_args [seed]: --train_args of one training (with --init_param for --pretrained_model, --seed N for a seed run)
+    local a=${train_args} m
+    for m in ${pretrained_model}; do a+="${a:+ }--init_param ${m}"; done
+    if [ -n "${pretrained_model}" ]; then a+=" --ignore_init_mismatch ${ignore_init_mismatch}"; fi
+    echo "${a}${1:+${a:+ }--seed $1}"
 }
 run_label() {  # run_label <config> [seed]: the config, and its seed for a seed run
     echo "$1${2:+ (seed $2)}"
@@ -596,6 +620,11 @@ train_policy() {  # train_policy <config> <exp dir> <seed>: one training, throug
     local config=$1 exp=$2 seed=$3 targs
     targs=$(run_args "${seed}")
     python3 -m espnet_warmup.recipe.stages.checkpoints check "${exp}" || die "${exp} was not trained: its checkpoint files need you first (see the checkpoints ERROR above)"
+    # Fine-tuning: --init_param and freeze_param checked against the model this training builds
+    # (a no-op without them); every problem is listed, no training starts.
+    # shellcheck disable=SC2046,SC2086
+    python3 -m espnet_warmup.recipe.stages.init_check -- $(training_data_opts) --output_dir "${exp}" --config "${config}" ${targs} \
+        || die "${exp}: --pretrained_model/freeze_param refused (see the ERROR lines above); no training was started"
     # shellcheck disable=SC2046,SC2086
     local -a cmd=(env "OMP_NUM_THREADS=$(( train_nthreads > 0 ? train_nthreads : 1 ))" ${python} -m espnet2.bin.launch
         --cmd "${cuda_cmd} --name $(basename "${exp}")" --log "${exp}/train.log" --ngpu "${ngpu}" --num_nodes "${num_nodes}"
@@ -605,8 +634,13 @@ train_policy() {  # train_policy <config> <exp dir> <seed>: one training, throug
     rm -f "${exp}/commands.sh"  # a new training starts the experiment's record afresh
     record_command "${exp}" "stage 11: train" "${cmd[@]}"
     run_training "${exp}" "${cmd[@]}"
-    [ -f "${exp}/${inference_asr_model}" ] \
-        || die "training finished but ${exp}/${inference_asr_model} is missing; read ${exp}/train.log (--inference_asr_model must name a model the trainer writes)"
+    if [ "${select_by_wer}" = true ]; then
+        compgen -G "${exp}/[0-9]*epoch.pth" > /dev/null \
+            || die "training finished but ${exp} keeps no <N>epoch.pth for --select_by_wer (keep_nbest_models?); read ${exp}/train.log"
+    else
+        [ -f "${exp}/${inference_asr_model}" ] \
+            || die "training finished but ${exp}/${inference_asr_model} is missing; read ${exp}/train.log (--inference_asr_model must name a model the trainer writes)"
+    fi
 }
 run_training() {  # run_training <exp dir> <command...>: run it (under the monitor); a failure names its log
     local exp=$1 rc=0
@@ -633,13 +667,15 @@ train_one() {  # train_one <config> <seed>: stage 11 for one run (stage_11_train
     exp=$(exp_of "${config}" "${seed}")
     targs=$(run_args "${seed}")
     sig="config=$(checksum "${config}") args=${targs} stats=$(stats_sig) ngpu=${ngpu}"
-    if [ -f "${exp}/.done" ] && [ -f "${exp}/${inference_asr_model}" ] && ! is_done "${exp}/.done" "${sig}"; then
+    local model=${exp}/${inference_asr_model}
+    if [ "${select_by_wer}" = true ]; then model=${exp}/checkpoint.pth; fi  # valid.wer.best.pth is made by stage 12
+    if [ -f "${exp}/.done" ] && [ -f "${model}" ] && ! is_done "${exp}/.done" "${sig}"; then
         # train_guard found no difference ESPnet sees (comments, defaults, --ngpu): the model stands.
         log "Stage 11: Training: ${exp}: ${config} differs from what trained it only where ESPnet sees no difference (comments, defaults, --ngpu); kept, not retrained"
         mark_done "${exp}/.done" "${sig}"
     fi
-    if [ -f "${exp}/.done" ] && [ ! -f "${exp}/${inference_asr_model}" ]; then
-        log "WARNING: ${exp} is marked done but ${exp}/${inference_asr_model} is missing; running its training again with the same config to make it"
+    if [ -f "${exp}/.done" ] && [ ! -f "${model}" ]; then
+        log "WARNING: ${exp} is marked done but ${model} is missing; running its training again with the same config to make it"
         rm -f "${exp}/.done"
     fi
     if ! is_done "${exp}/.done" "${sig}"; then
@@ -739,8 +775,8 @@ stage_11_probe() {
 }
 
 # ---------------------------------------------------------------------------- stages 12-14: evaluation
-decode_set() {  # decode_set <config> <seed> <set> <decode dir> <n jobs>
-    local config=$1 seed=$2 dset=$3 dir=$4 n=$5 exp data=${data_feats}/$3 logdir=$4/logdir ngpu_inf=0 cmd_inf=${decode_cmd}
+decode_set() {  # decode_set <config> <seed> <set> <decode dir> <n jobs> [model file of the exp dir]
+    local config=$1 seed=$2 dset=$3 dir=$4 n=$5 model=${6:-${inference_asr_model}} exp data=${data_feats}/$3 logdir=$4/logdir ngpu_inf=0 cmd_inf=${decode_cmd}
     exp=$(exp_of "${config}" "${seed}")
     if [ "${gpu_inference}" = true ]; then cmd_inf=${cuda_cmd}; ngpu_inf=1; fi
     rm -rf "${logdir}"
@@ -750,7 +786,7 @@ decode_set() {  # decode_set <config> <seed> <set> <decode dir> <n jobs>
     # notices (nltk download attempts, flash-attention) out of the decoding logs.
     local -a cmd=(${python} -m espnet_warmup -m espnet2.bin.asr_inference --batch_size "${batch_size}" --ngpu "${ngpu_inf}"
         --data_path_and_name_and_type "${data}/wav.scp,speech,sound" --key_file "${logdir}/keys.JOB.scp"
-        --asr_train_config "${exp}/config.yaml" --asr_model_file "${exp}/${inference_asr_model}"
+        --asr_train_config "${exp}/config.yaml" --asr_model_file "${exp}/${model}"
         --output_dir "${logdir}/output.JOB" ${inference_config:+--config "${inference_config}"} ${inference_args})
     write_resume_script "${dir}" 12 --train_config "${config}" ${seed:+--seeds "${seed}"}
     record_command "${exp}" "stage 12: decode ${dset} (JOB=1:${n})" "${cmd[@]}"
@@ -759,12 +795,39 @@ decode_set() {  # decode_set <config> <seed> <set> <decode dir> <n jobs>
     run_or_die "merging the decoding outputs of ${dir} failed" python3 -m espnet_warmup.recipe.stages.job_outputs \
         decode --nj "${n}" --keys "${data}/wav.scp" "${dir}"
 }
+# --select_by_wer: the valid set decoded and scored with every kept <N>epoch.pth (each a unit of
+# stages 12/13 with its own marker), then select_checkpoint links the lowest dev WER as valid.wer.best.pth.
+select_checkpoint() {  # select_checkpoint <config> <seed> <config checksum>
+    local config=$1 seed=$2 config_sum=$3 exp ckpt name dir n
+    local -a keep=()
+    exp=$(exp_of "${config}" "${seed}")
+    [ -f "${data_feats}/${valid_set}/wav.scp" ] || die "${data_feats}/${valid_set}/wav.scp not found: run stages 3-4 first"
+    n=$(njobs "${inference_nj}" "${data_feats}/${valid_set}/wav.scp")
+    for ckpt in "${exp}"/[0-9]*epoch.pth; do
+        [ -f "${ckpt}" ] || continue
+        name=$(basename "${ckpt}" .pth)
+        dir=${exp}/select_wer/${name}/${valid_set}
+        [ -f "${dir}/text" ] || rm -f "${dir}/.done"
+        stage 12 "${dir}" \
+            "model=$(checksum "${ckpt}") data=$(checksum "${data_feats}/${valid_set}/wav.scp") config=${config_sum} args=${inference_args} bs=${batch_size}" \
+            "checkpoint selection: ${exp}/${name}.pth on ${valid_set} (${n} jobs) -> ${dir}" \
+            decode_set "${config}" "${seed}" "${valid_set}" "${dir}" "${n}" "${name}.pth"
+        [ -f "${dir}/scores.json" ] || rm -f "${dir}/score_wer/.done"
+        stage 13 "${dir}/score_wer" "hyp=$(md5sum < "${dir}/.done" | cut -d' ' -f1) ref=$(checksum "${data_feats}/${valid_set}/text")" \
+            "${dir}" score_set "${exp}" "${valid_set}" "${dir}"
+    done
+    [ "${select_keep_only_best}" = true ] && keep=(--keep_only_best)
+    run_or_die "checkpoint selection for ${exp} failed" python3 -m espnet_warmup.recipe.stages.select_checkpoint \
+        "${exp}" --set "${valid_set}" ${keep[@]+"${keep[@]}"}
+    log "Checkpoint selection: ${exp}/checkpoint_selection.md"
+}
 stage_12_decode() {
     local config seed i exp model model_sum config_sum dset dir n
     config_sum=$(checksum ${inference_config:+"${inference_config}"})
     for i in "${!run_configs[@]}"; do
         config=${run_configs[${i}]} seed=${run_seeds[${i}]}
         exp=$(exp_of "${config}" "${seed}")
+        if [ "${select_by_wer}" = true ]; then select_checkpoint "${config}" "${seed}" "${config_sum}"; fi
         model=${exp}/${inference_asr_model}
         [ -f "${model}" ] || die "${model} not found: run stage 11 for $(run_label "${config}" "${seed}") first"
         model_sum=$(checksum "${model}")  # once per model, not once per test set
