@@ -125,3 +125,25 @@ def test_family_configs_pass_check_config_and_give_the_expected_lr_curve(rel):
     for i, got in zip(curve.steps, curve.lrs):
         assert got == pytest.approx(want(i), rel=1e-12), i
     assert curve.lrs[-1] == pytest.approx(FLOOR) and min(curve.lrs[W:]) == pytest.approx(FLOOR)
+
+
+MODEL_KEYS = ("encoder", "encoder_conf", "decoder", "decoder_conf", "model_conf", "frontend_conf", "specaug",
+              "specaug_conf")
+
+
+def test_finetune_configs_have_the_training_model_and_the_fine_tuning_recipe():
+    train = load(ROOT / "conf/train_linear_warmup.yaml")
+    configs = {p.name: load(p) for p in sorted((ROOT / "conf").glob("finetune_*.yaml"))}
+    assert {"finetune_linear_warmup.yaml", "finetune_exp_warmup.yaml", "finetune_wsd.yaml"} <= set(configs)
+    shared = [{k: v for k, v in c.items() if k not in ("scheduler", "scheduler_conf")} for c in configs.values()]
+    assert all(s == shared[0] for s in shared)  # only the scheduler differs
+    for name, c in configs.items():
+        assert {k: c.get(k) for k in MODEL_KEYS} == {k: train.get(k) for k in MODEL_KEYS}, name
+        assert c["optim"] == "adamw" and c["optim_conf"]["weight_decay"] == 0.01 and c["optim_conf"]["lr"] == 1e-4
+        assert (c["grad_clip"], c["accum_grad"], c["freeze_param"]) == (2.0, 2, ["encoder"])
+        assert c["scheduler_conf"]["warmup_steps"] == 500
+        assert c["keep_nbest_models"] >= c["max_epoch"]  # every epoch is there for --select_by_wer
+    assert configs["finetune_linear_warmup.yaml"]["scheduler"] == "warmuplr"
+    assert configs["finetune_exp_warmup.yaml"]["scheduler"] == "exponentialwarmuplr"
+    wsd = configs["finetune_wsd.yaml"]
+    assert wsd["scheduler_conf"]["total_steps"] == wsd["max_epoch"] * wsd["num_iters_per_epoch"] // wsd["accum_grad"]
