@@ -185,7 +185,10 @@ def markdown(results: dict) -> str:
              f"{meta.get('threads', '?')}; joint dim J={meta.get('joint')}, encoder/decoder dim D={meta.get('dim')}; "
              f"fp32; full lengths; peak = rise of the child's "
              f"{'max_memory_allocated' if meta.get('device') == 'cuda' else 'peak RSS'} during the step; "
-             f"time = best of {meta.get('steps')} step(s).", ""]
+             f"time = the best of the section's steps per cell.", ""]
+
+    def how(section):
+        return [f"Steps per cell: {section.get('steps', '?')}; command: `{section.get('command', '?')}`", ""]
     head = "| {} | batched MB | sample-wise MB | memory ratio | batched s | sample-wise s | time ratio | loss rel. diff |"
     rule = "|---:|---:|---:|---:|---:|---:|---:|---:|"
 
@@ -202,7 +205,7 @@ def markdown(results: dict) -> str:
         cell = results["headline"]
         size = cell["size"]
         lines += ["## Headline", "", f"B={size['B']}, T={size['T']}, U={size['U']}, V={size['V']}", "",
-                  head.format("size"), rule, row(",".join(str(size[a]) for a in AXES), cell), ""]
+                  head.format("size"), rule, row(",".join(str(size[a]) for a in AXES), cell), ""] + how(cell)
         base = cell["sample_wise"].get("baseline_bytes")
         if base:
             lines += [f"Child baseline before the step (not included above): {base / 2**20:,.0f} MB.", ""]
@@ -213,7 +216,7 @@ def markdown(results: dict) -> str:
             fixed = ", ".join(f"{a}={v}" for a, v in sweep["base"].items() if a != axis)
             lines += [f"## Growing {axis} ({fixed})", "", head.format(axis), rule]
             lines += [row(str(cell["size"][axis]), cell) for cell in sweep["cells"]]
-            lines.append("")
+            lines += [""] + how(sweep)
     return "\n".join(lines)
 
 
@@ -234,6 +237,7 @@ def main(argv=None) -> int:
     ap.add_argument("--max-batched-gb", type=float, default=12.0,
                     help="skip batched cells whose estimated peak exceeds this")
     ap.add_argument("--cell-timeout", type=float, default=1800.0, help="seconds per child")
+    ap.add_argument("--render", action="store_true", help="only rewrite OUT/transducer_loss.md from the JSON")
     ap.add_argument("--_child", nargs=2, metavar=("VARIANT", "SIZE"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
@@ -246,6 +250,10 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     json_path = args.out / "transducer_loss.json"
     results = json.loads(json_path.read_text()) if json_path.exists() else {}
+    if args.render:
+        (args.out / "transducer_loss.md").write_text(markdown(results))
+        print(markdown(results))
+        return 0
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
@@ -261,12 +269,13 @@ def main(argv=None) -> int:
     sections = [s for s in args.sections.split(",") if s]
     for section in sections:
         t0 = time.perf_counter()
+        how = {"steps": args.steps, "command": results["meta"]["command"]}
         if section == "headline":
-            results["headline"] = measure(args.headline, args, log)
+            results["headline"] = {**measure(args.headline, args, log), **how}
         elif section in SWEEPS:
             values = [int(v) for v in getattr(args, f"{section}_values").split(",")]
             cells = [measure({**args.base, section: v}, args, log) for v in values]
-            results[f"sweep_{section}"] = {"base": args.base, "cells": cells}
+            results[f"sweep_{section}"] = {"base": args.base, "cells": cells, **how}
         else:
             ap.error(f"unknown section {section!r} (headline, B, T, U, V)")
         log(f"section {section}: {time.perf_counter() - t0:.0f} s")
