@@ -37,7 +37,6 @@ Without ``init_param`` or ``freeze_param`` in the arguments or the ``--config`` 
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from dataclasses import dataclass, field
@@ -77,7 +76,6 @@ class InitPlan:
     loaded: dict[str, tuple[int, ...]]          # model key (as in the model's state dict) -> shape
     mismatched: list[tuple[str, tuple[int, ...], tuple[int, ...]]]  # key, checkpoint shape, model shape
     unexpected: list[str]                       # checkpoint keys (after src/dst mapping) the model lacks
-    target_numel: int                           # parameters+buffers of the target (sub-)module
 
 
 def _shape(value: Any) -> tuple[int, ...] | None:
@@ -141,8 +139,7 @@ def plan(spec: InitSpec, model, state: dict[str, Any] | None = None) -> InitPlan
             mismatched.append((prefix + k, _shape(v), _shape(dst[k])))
         else:
             loaded[prefix + k] = _shape(v) or ()
-    numel = sum(int(t.numel()) for t in dst.values() if hasattr(t, "numel"))
-    return InitPlan(spec, loaded, mismatched, unexpected, numel)
+    return InitPlan(spec, loaded, mismatched, unexpected)
 
 
 def plan_problems(p: InitPlan, ignore_init_mismatch: bool) -> list[str]:
