@@ -45,7 +45,11 @@ if ! .venv/bin/python -c 'import torch, torchaudio, sys; sys.exit(torch.__versio
 fi
 # The recipe environment's exact versions (pyproject.toml has only the plugin's ranges: espnet>=202402,
 # torch>=2.0); the results in README were made with these.
-pins=(espnet==202511 torch==2.11.0 torchaudio==2.11.0)
+# inflect: espnet_tts_frontend/espnet-g2p-en (ESPnet's TTS text frontends, which every ESPnet job imports via
+# espnet2.text.phoneme_tokenizer) accept inflect >= 1.0; inflect 7 builds its typeguard checks at import,
+# ~2 s of every ESPnet job's start-up (measured: asr_train --help 18.5 s -> 12.9 s on a loaded 2-core
+# machine, `python -X importtime -m espnet2.bin.asr_train --help`); 5.6.2 has the same API and no deps.
+pins=(espnet==202511 torch==2.11.0 torchaudio==2.11.0 inflect==5.6.2)
 log "installing espnet-warmup (editable) with ${pins[*]}, the recipe and test extras"
 .venv/bin/pip install -q -e ".[recipe,test]" "${pins[@]}"
 
