@@ -18,9 +18,16 @@ test_sets=test
 # Every conf/train_*_warmup.yaml is a policy (a new family joins by its config file); they share
 # every setting except the scheduler (docs/recipe.md). The order does not matter: the policies
 # share one collect-stats run, and stages 12-14 handle each exp dir on its own.
-train_configs=(conf/train_*_warmup.yaml)
+# The Conformer-transducers (conf/train_transducer_*_warmup.yaml: the same four policies, another
+# model) train on request: ./run.sh --train_config conf/train_transducer_exp_warmup.yaml
+train_configs=()
+for _c in conf/train_*_warmup.yaml; do
+    case ${_c} in conf/train_transducer_*) ;; *) train_configs+=("${_c}") ;; esac
+done
 train_config="${train_configs[*]}"
 inference_config=conf/decode.yaml
+# A config with decoder: transducer is decoded with this one (ESPnet's transducer beam search).
+transducer_inference_config=conf/decode_transducer.yaml
 
 # On a CPU, two policies train at a time with one thread each (--train_jobs 2): on 2 cores that
 # beats one 2-thread training after another for this small model. With GPUs use --train_jobs 1.
@@ -41,4 +48,5 @@ exec bash ./asr.sh \
     --test_sets "${test_sets}" \
     --train_config "${train_config}" \
     --inference_config "${inference_config}" \
+    --transducer_inference_config "${transducer_inference_config}" \
     "$@"

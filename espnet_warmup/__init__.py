@@ -7,6 +7,12 @@ espnet2). Call :func:`register` -- or run training through
 joined to any tail, :mod:`espnet_warmup.families`) and its presets ``warmupcosinelr`` and
 ``warmupstabledecaylr`` to ``espnet2.tasks.abs_task.scheduler_classes``.
 
+The launcher and the startup hook also add the Conformer-transducer model with the sample-wise
+RNN-T loss, ``model: espnet_samplewise_transducer``, to ``espnet2.tasks.asr.model_choices``
+(right after ESPnet's ASR task module is imported); from your own code that is
+``espnet_warmup.transducer.espnet_model.register_model()`` (it imports the ASR task), kept apart
+from :func:`register` so that registering the schedulers never imports more than they need.
+
 The plugin core (this package's top-level modules) needs espnet, torch and pyyaml only; the
 recipe toolkit is :mod:`espnet_warmup.recipe` (``pip install 'espnet-warmup[recipe]'``).
 """

@@ -7,9 +7,11 @@ Usage (the interpreter's own forms)::
     python -m espnet_warmup -c "code" args...
 
 It arranges for :func:`espnet_warmup.register` to run right after the target first imports
-``espnet2.tasks.abs_task`` (:mod:`espnet_warmup.lazy_registration`; nothing is imported before,
-so the target's output is byte for byte what plain ``python`` gives), then runs the target as
-``python`` would:
+``espnet2.tasks.abs_task``, and for our transducer model (``model: espnet_samplewise_transducer``,
+:func:`espnet_warmup.transducer.espnet_model.register_model`) to join the ASR task's
+``model_choices`` right after it first imports ``espnet2.tasks.asr``
+(:mod:`espnet_warmup.lazy_registration`; nothing is imported before, so the target's output is
+byte for byte what plain ``python`` gives), then runs the target as ``python`` would:
 ``sys.argv`` as the target expects it, ``__name__ == "__main__"``, the exit status of
 the target (``SystemExit`` passes through) and Python's own signal handling (the target
 runs in this process). An unmodified ESPnet recipe uses our schedulers with
@@ -18,7 +20,7 @@ runs in this process). An unmodified ESPnet recipe uses our schedulers with
 The target runs in a fresh ``__main__`` module, as under python. Worker processes started with
 the ``spawn`` method (ESPnet's multi-GPU training uses ``torch.multiprocessing.spawn``)
 re-import the parent's main module by name; for ``-m`` and ``-c`` targets that name is
-:mod:`espnet_warmup._worker_main`, which registers, so the workers know our schedulers too. (A *script* target runs as its own ``__main__``; a
+:mod:`espnet_warmup._worker_main`, which registers, so the workers know our schedulers and model too. (A *script* target runs as its own ``__main__``; a
 script that spawns workers itself should call ``espnet_warmup.register()``.)
 """
 
@@ -31,9 +33,12 @@ import sys
 USAGE = """\
 usage: python -m espnet_warmup (-m module | -c command | script) [args ...]
 
-Runs the target like the Python interpreter would, adding the schedulers
-exponentialwarmuplr and polynomialwarmuplr to ESPnet's scheduler registry
-as soon as the target imports it (espnet2.tasks.abs_task).
+Runs the target like the Python interpreter would, adding our schedulers
+(exponentialwarmuplr, polynomialwarmuplr, warmupschedulelr, warmupcosinelr,
+warmupstabledecaylr, warmupguardlr) to ESPnet's scheduler registry as soon as
+the target imports it (espnet2.tasks.abs_task), and the transducer model
+espnet_samplewise_transducer (--model, sample-wise RNN-T loss) to the ASR
+task's model_choices as soon as it imports espnet2.tasks.asr.
   -m module   run a library module as a script (e.g. espnet2.bin.asr_train)
   -c command  run a program passed as a string
   script      run a Python file

@@ -3,9 +3,9 @@
 ``multiprocessing`` re-imports the parent's ``__main__`` in each spawned worker by its module
 name, but skips names ending in ``.__main__``. The launcher therefore points its own
 ``__spec__`` here, so every worker (e.g. ESPnet's DDP workers from
-``torch.multiprocessing.spawn``) imports this module first and registers our schedulers
-before it builds the scheduler from ESPnet's registry (lazily, as in the parent: right after the
-worker first imports ``espnet2.tasks.abs_task``). A Gloo process group the worker leaves behind
+``torch.multiprocessing.spawn``) imports this module first and registers our schedulers and
+transducer model before it builds them from ESPnet's registries (lazily, as in the parent: right
+after the worker first imports ``espnet2.tasks.abs_task`` and ``espnet2.tasks.asr``). A Gloo process group the worker leaves behind
 is destroyed at its exit (:mod:`espnet_warmup.process_group_exit`), as in the parent.
 """
 

@@ -5,9 +5,10 @@
 Python's ``site`` module runs the .pth file's one line at every interpreter start; it imports that
 small module, which only puts a finder on ``sys.meta_path`` and imports nothing else. When a program first imports ``espnet`` or ``espnet2``, the finder removes itself and
 installs :mod:`espnet_warmup.lazy_registration`, which registers our schedulers right after
-``espnet2.tasks.abs_task`` has executed -- before ESPnet builds its parser. So any Python process
-of that environment knows ``exponentialwarmuplr`` and ``polynomialwarmuplr``, and an unmodified
-recipe needs no ``--python`` change. ``uninstall`` removes the file; ``status`` says whether it is
+``espnet2.tasks.abs_task`` has executed, and our transducer model (``espnet_samplewise_transducer``)
+right after ``espnet2.tasks.asr`` has -- before ESPnet builds its parser. So any Python process
+of that environment knows ``exponentialwarmuplr``, ``polynomialwarmuplr`` (and our other schedulers)
+and ``--model espnet_samplewise_transducer``, and an unmodified recipe needs no ``--python`` change. ``uninstall`` removes the file; ``status`` says whether it is
 there and current.
 
 The hook never breaks a Python start or an ESPnet import: any exception inside it becomes one

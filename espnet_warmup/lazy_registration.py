@@ -1,10 +1,17 @@
-"""Register our schedulers right after ESPnet's task module is first imported, not before.
+"""Register our schedulers and model right after ESPnet's task modules are first imported, not before.
 
-``install()`` puts a finder at the front of ``sys.meta_path``. It answers for one module only,
-``espnet2.tasks.abs_task`` (the home of ESPnet's ``scheduler_classes``): it lets the other
-finders find the real module and wraps its loader, so that :func:`espnet_warmup.register` runs
-as soon as that module has finished executing -- before any ESPnet task builds its parser, which
-happens later, when a ``main()`` runs. Every other import costs one string comparison.
+``install()`` puts a finder at the front of ``sys.meta_path``. It answers for two modules only:
+
+* ``espnet2.tasks.abs_task`` (:data:`TARGET`, the home of ESPnet's ``scheduler_classes``):
+  :func:`espnet_warmup.registry.register` runs as soon as that module has finished executing;
+* ``espnet2.tasks.asr`` (:data:`ASR_TARGET`, whose module-level ``model_choices`` is the ASR
+  task's ``--model`` registry): :func:`espnet_warmup.transducer.espnet_model.register_model` adds
+  ``model: espnet_samplewise_transducer`` (:data:`MODEL_NAME`) there as soon as that module has
+  finished executing (it imports ``abs_task`` first, so the schedulers are registered by then).
+
+For each, the finder lets the other finders find the real module and wraps its loader, so the
+registration runs before any ESPnet task builds its parser, which happens later, when a ``main()``
+runs. Every other import costs two string comparisons.
 
 Why lazy: registering eagerly means importing ``espnet2.tasks.abs_task`` (torch, ESPnet's model
 zoo ...) before the target runs. That costs seconds for a target that never needs it, and
@@ -13,8 +20,15 @@ nltk's download attempts on stderr) would become part of the output of a program
 asked for it (e.g. ``espnet2.bin.tokenize_text`` piped into a reference file). Lazily, the
 target's output is exactly what plain ``python`` gives it.
 
-Used by the launcher (``python -m espnet_warmup``, errors propagate) and by the startup hook
-(:mod:`espnet_warmup.hook`, errors become one line on stderr).
+The model is optional, the schedulers are not: an ESPnet (or torchaudio) that lacks what the
+transducer model needs (its import raises ImportError) gets the schedulers only, silently; the
+model is then simply not among ``--model``'s choices. Any other failure of either registration
+(e.g. a different class already under one of our names: refused, never replaced) follows
+``on_error``.
+
+Used by the launcher (``python -m espnet_warmup``, errors propagate), its spawned workers
+(:mod:`espnet_warmup._worker_main`) and the startup hook (:mod:`espnet_warmup.hook`, errors become
+one line on stderr).
 
 ``ESPNET_WARMUP_QUIET_IMPORTS=1`` (set by the recipe's path.sh) additionally keeps two import-time
 notices out of the recipe's logs; see :data:`QUIET_IMPORTS_ENV`.
@@ -26,6 +40,11 @@ import os
 import sys
 
 TARGET = "espnet2.tasks.abs_task"
+#: ESPnet's ASR task module: its module-level ``model_choices`` gets our transducer model.
+ASR_TARGET = "espnet2.tasks.asr"
+#: the name our sample-wise transducer model is registered under (``--model`` / ``model:``); kept
+#: here too so that nothing of the transducer package is imported before ESPnet is.
+MODEL_NAME = "espnet_samplewise_transducer"
 
 #: With this environment variable set to 1, two import-time notices that are not about the run are
 #: prevented where the lazy finder is installed (launcher, startup hook):
@@ -72,7 +91,8 @@ class _WrappedLoader:
 
 
 class RegisterAfterImport:
-    """Meta-path finder: registers our schedulers right after :data:`TARGET` executed."""
+    """Meta-path finder: registers our schedulers right after :data:`TARGET` executed, and our
+    transducer model right after :data:`ASR_TARGET` executed."""
 
     def __init__(self, on_error: str = "raise", quiet_imports: bool = False):
         if on_error not in ("raise", "warn"):
@@ -92,6 +112,8 @@ class RegisterAfterImport:
     def find_spec(self, name, path=None, target=None):
         if name == TARGET:
             after, around = self._register, None
+        elif name == ASR_TARGET:
+            after, around = self._register_model, None
         elif self.quiet_imports and name == G2P_MODULE:
             after, around = None, _no_nltk_downloads
         elif self.quiet_imports and name == ATTENTION_MODULE:
@@ -114,12 +136,24 @@ class RegisterAfterImport:
                 raise
             sys.stderr.write(f"espnet-warmup: schedulers not registered: {type(err).__name__}: {err}\n")
 
+    def _register_model(self, module) -> None:
+        try:
+            try:
+                from espnet_warmup.transducer.espnet_model import register_model
+            except ImportError:  # an ESPnet / torchaudio without what the model needs: schedulers only
+                return
+            register_model(module.model_choices)
+        except Exception as err:  # noqa: BLE001 -- the hook must never break the user's program
+            if self.on_error == "raise":
+                raise
+            sys.stderr.write(f"espnet-warmup: model {MODEL_NAME} not registered: {type(err).__name__}: {err}\n")
+
 
 def install(on_error: str = "raise", quiet_imports: bool | None = None) -> RegisterAfterImport:
     """Put a :class:`RegisterAfterImport` first on ``sys.meta_path`` (once; idempotent) and return it.
 
-    If ESPnet's task module is already imported, registers now. ``quiet_imports`` defaults to the
-    environment variable :data:`QUIET_IMPORTS_ENV` being ``1``."""
+    If ESPnet's task modules are already imported, registers now (the schedulers, then the model).
+    ``quiet_imports`` defaults to the environment variable :data:`QUIET_IMPORTS_ENV` being ``1``."""
     if quiet_imports is None:
         quiet_imports = os.environ.get(QUIET_IMPORTS_ENV, "") == "1"
     for finder in sys.meta_path:
@@ -132,6 +166,9 @@ def install(on_error: str = "raise", quiet_imports: bool | None = None) -> Regis
     module = sys.modules.get(TARGET)
     if module is not None:
         finder._register(module)
+    module = sys.modules.get(ASR_TARGET)
+    if module is not None:
+        finder._register_model(module)
     return finder
 
 

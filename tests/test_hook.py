@@ -107,12 +107,15 @@ def test_the_hook_registers_when_espnet_task_module_is_imported(installed):
 
 
 @pytest.mark.slow
-def test_plain_espnet_sees_our_scheduler_defaults_with_the_hook(installed):
-    out = py(installed, "-m", "espnet2.bin.asr_train", "--print_config", "--scheduler", "exponentialwarmuplr")
+def test_plain_espnet_sees_our_scheduler_and_model_defaults_with_the_hook(installed):
+    out = py(installed, "-m", "espnet2.bin.asr_train", "--print_config", "--scheduler", "exponentialwarmuplr",
+             "--model", "espnet_samplewise_transducer", "--decoder", "transducer")
     assert out.returncode == 0, out.stderr
     config = yaml.safe_load(out.stdout.split("\n", 1)[1] if out.stdout.startswith("Failed") else out.stdout)
     assert config["scheduler"] == "exponentialwarmuplr"
     assert config["scheduler_conf"] == {"warmup_steps": 50000, "alpha": 1.5, "last_epoch": -1}
+    assert (config["model"], config["decoder"]) == ("espnet_samplewise_transducer", "transducer")
+    assert config["model_conf"] == {"transducer_fastemit_lambda": 0.0, "transducer_max_group_elements": None}
 
 
 def test_a_broken_plugin_never_breaks_python_one_line_on_stderr(installed, tmp_path):

@@ -99,8 +99,9 @@ def test_spawned_worker_processes_register_too(tmp_path):
     # builds the scheduler from its own copy of the registry.
     (tmp_path / "probe_mod.py").write_text(
         "def probe(q):\n"
-        "    from espnet2.tasks import abs_task\n"
-        "    q.put('polynomialwarmuplr' in abs_task.scheduler_classes)\n"
+        "    from espnet2.tasks import abs_task, asr\n"
+        "    q.put('polynomialwarmuplr' in abs_task.scheduler_classes\n"
+        "          and 'espnet_samplewise_transducer' in asr.model_choices.classes)\n"
     )
     code = (
         "import multiprocessing as mp, probe_mod\n"
@@ -108,7 +109,8 @@ def test_spawned_worker_processes_register_too(tmp_path):
         "p = ctx.Process(target=probe_mod.probe, args=(q,)); p.start()\n"
         "print('worker registered:', q.get(timeout=170)); p.join()\n"
     )
-    out = run(["-c", code], cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(tmp_path)))
+    pythonpath = os.pathsep.join(p for p in (str(tmp_path), os.environ.get("PYTHONPATH")) if p)
+    out = run(["-c", code], cwd=tmp_path, env=dict(os.environ, PYTHONPATH=pythonpath))
     assert out.returncode == 0, out.stderr
     assert "worker registered: True" in lines(out)
 
@@ -158,15 +160,20 @@ def test_no_group_no_cleanup(tmp_path):
 
 
 @pytest.mark.slow
-def test_print_config_shows_our_scheduler_defaults():
+def test_print_config_shows_our_scheduler_and_model_defaults():
     out = run(["-m", "espnet2.bin.asr_train", "--print_config", "--scheduler", "exponentialwarmuplr"])
     assert out.returncode == 0, out.stderr
     config = yaml.safe_load(out.stdout.removeprefix(FLASH_NOTICE + "\n"))
     assert config["scheduler"] == "exponentialwarmuplr"
     assert config["scheduler_conf"] == {"warmup_steps": 50000, "alpha": 1.5, "last_epoch": -1}
+    # the transducer model (registered after espnet2.tasks.asr is imported) is one of asr_train's --model choices
     out = run(["-m", "espnet2.bin.asr_train", "--print_config", "--scheduler", "polynomialwarmuplr",
-               "--scheduler_conf", "power=2.0"])
-    assert yaml.safe_load(out.stdout.removeprefix(FLASH_NOTICE + "\n"))["scheduler_conf"] == {"warmup_steps": 50000, "power": 2.0, "last_epoch": -1}
+               "--scheduler_conf", "power=2.0", "--model", "espnet_samplewise_transducer", "--decoder", "transducer"])
+    assert out.returncode == 0, out.stderr
+    config = yaml.safe_load(out.stdout.removeprefix(FLASH_NOTICE + "\n"))
+    assert config["scheduler_conf"] == {"warmup_steps": 50000, "power": 2.0, "last_epoch": -1}
+    assert (config["model"], config["decoder"]) == ("espnet_samplewise_transducer", "transducer")
+    assert config["model_conf"] == {"transducer_fastemit_lambda": 0.0, "transducer_max_group_elements": None}
 
 
 @pytest.mark.slow
@@ -197,12 +204,15 @@ def test_a_target_that_imports_the_task_module_prints_what_plain_python_prints()
     args = ["-m", "espnet2.bin.asr_train", "--help"]
     want, got = plain(args, env=quiet_env(None)), launched(args, env=quiet_env(None))
     assert want.returncode == got.returncode == 0, got.stderr
-    # The one difference is the point of the launcher: our names among --scheduler's choices.
+    # The one difference is the point of the launcher: our names among --scheduler's and --model's choices.
+    from espnet_warmup.lazy_registration import MODEL_NAME
     from espnet_warmup.registry import SCHEDULERS
 
     ours = ("," + ",".join(SCHEDULERS) + ",None}").encode()  # ESPnet lists them in registration order
     assert got.stdout.count(ours) == 2, got.stdout[-2000:]
-    assert got.stdout.replace(ours, b",None}") == want.stdout
+    model = f",{MODEL_NAME}}}".encode()  # --model {espnet,maskctc,pit_espnet,espnet_samplewise_transducer}
+    assert got.stdout.count(model) == 2 and want.stdout.count(model) == 0, got.stdout[-2000:]
+    assert got.stdout.replace(ours, b",None}").replace(model, b"}") == want.stdout
 
 
 def test_registration_waits_until_the_target_imports_the_task_module():

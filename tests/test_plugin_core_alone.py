@@ -108,13 +108,15 @@ def test_launcher_registers_without_the_recipe_packages(tmp_path):
 
 
 @pytest.mark.slow  # a second ESPnet ASR-task start-up; the registration itself is tested just above
-def test_asr_train_print_config_takes_our_scheduler_without_the_recipe_packages(tmp_path):
+def test_asr_train_print_config_takes_our_scheduler_and_model_without_the_recipe_packages(tmp_path):
     out = run_hiding(tmp_path, NOT_NEEDED_TO_TRAIN, "-m", "espnet_warmup", "-m", "espnet2.bin.asr_train",
-                     "--print_config", "--scheduler", "exponentialwarmuplr")
+                     "--print_config", "--scheduler", "exponentialwarmuplr",
+                     "--model", "espnet_samplewise_transducer", "--decoder", "transducer")
     assert out.returncode == 0, out.stderr[-2000:]
     text = out.stdout
     assert "scheduler: exponentialwarmuplr\n" in text
     assert "    warmup_steps: 50000\n    alpha: 1.5\n" in text  # the constructor signature is the schema
+    assert "model: espnet_samplewise_transducer\nmodel_conf:\n    transducer_fastemit_lambda: 0.0\n" in text
 
 
 def test_check_config_works_without_the_recipe_packages(tmp_path):
@@ -166,7 +168,7 @@ def _imported_modules(path: Path) -> set[str]:
 
 
 def test_no_core_module_imports_the_recipe_toolkit():
-    core = sorted(PACKAGE.glob("*.py"))
+    core = sorted(PACKAGE.glob("*.py")) + sorted((PACKAGE / "transducer").glob("*.py"))
     assert {p.name for p in core} >= {"schedules.py", "schedulers.py", "registry.py", "check_config.py",
                                       "espnet_config.py", "options.py", "cli.py", "__main__.py"}
     offenders = {p.name: sorted(m for m in _imported_modules(p) if m.startswith("espnet_warmup.recipe"))

@@ -5,10 +5,15 @@
 For every experiment dir (given, or every sub-dir of ``--expdir`` holding a train.log or
 tensorboard/), the report puts in one table:
 
+* the model: encoder, decoder (``transducer`` for a Conformer-transducer) and CTC weight, so
+  that attention/CTC runs and transducer runs of one exp dir are told apart (:func:`model_label`);
 * WER and CER per test set, from ``<exp>/<decode dir>/<test set>/scores.json`` (written
   by the stage-13 scorer, :mod:`espnet_warmup.recipe.scoring.scorer`; ``--decode_dir`` picks
-  the decode dir when there are several, default: the first by name);
-* optimizer updates needed to reach the target validation accuracy (``--target_acc``;
+  the decode dir when there are several, default: the first by name; given more than once, each
+  experiment takes the first of them it has scores in: asr.sh names its attention/CTC and its
+  transducer decode dirs);
+* optimizer updates needed to reach the target validation accuracy (``--target_acc``; a
+  transducer reports no accuracy: a dash;
   default: 90% of the best validation accuracy any of the runs reached, so the column
   compares convergence speed, not final quality; interpolated between the epoch-end
   validations around the crossing, see :func:`espnet_warmup.recipe.analysis.metrics.updates_to_accuracy`);
@@ -74,11 +79,13 @@ def find_experiments(expdir: Path | None, explicit: list[str]) -> list[Path]:
     return dirs
 
 
-def read_scores(exp: Path, decode_dir: str | None) -> tuple[str | None, dict[str, dict]]:
-    """(decode dir name, {test set: scores.json dict}) of one experiment."""
+def read_scores(exp: Path, decode_dir: str | list[str] | None) -> tuple[str | None, dict[str, dict]]:
+    """(decode dir name, {test set: scores.json dict}) of one experiment. ``decode_dir``: a name, or
+    names in order of preference (the first this experiment has scores in); None: the first by name."""
     cands = sorted(p for p in exp.glob("decode_*") if p.is_dir())
     if decode_dir is not None:
-        cands = [p for p in cands if p.name == decode_dir]
+        names = [decode_dir] if isinstance(decode_dir, str) else list(decode_dir)
+        cands = [exp / n for n in names if (exp / n).is_dir()]
     cands = [p for p in cands if list(p.glob("*/scores.json"))]
     if not cands:
         return None, {}
@@ -129,6 +136,18 @@ def scheduler_label(config: dict[str, Any]) -> str:
     if isinstance(shape, str) and isinstance(tail, str) and hasattr(spec.cls, "config_problems"):
         return f"{name} ({shape} + {tail})"
     return str(name)
+
+
+def model_label(config: dict[str, Any]) -> str:
+    """What the run trained, from its config.yaml: ``<encoder> + <decoder> (CTC <weight>)``, e.g.
+    ``conformer + transducer (CTC 0.3)`` or ``conformer + transformer (CTC 0.5)`` (ESPnet's defaults
+    where the config has no value: rnn encoder, CTC weight 0.5); a CTC-only model is ``<encoder> + CTC``."""
+    encoder = config.get("encoder") or "rnn"
+    decoder = config.get("decoder")
+    ctc = (config.get("model_conf") or {}).get("ctc_weight", 0.5)
+    if decoder in (None, "none", "None") or ctc == 1.0 and decoder != "transducer":
+        return f"{encoder} + CTC"
+    return f"{encoder} + {decoder} (CTC {ctc:g})" if isinstance(ctc, (int, float)) else f"{encoder} + {decoder}"
 
 
 def _reach(r: metrics.Reach | None) -> str:
@@ -231,7 +250,7 @@ def seed_table(groups: list[dict[str, Any]], test_sets: list[str], target: str) 
 
 
 def build_report(exps: list[Path], out: Path, images_dir: Path, target_acc: float | None = None,
-                 decode_dir: str | None = None, lr_steps: int | None = None) -> dict[str, Any]:
+                 decode_dir: str | list[str] | None = None, lr_steps: int | None = None) -> dict[str, Any]:
     """Write the pictures and ``out``; return the numbers (for tests and callers)."""
     from espnet_warmup.recipe import owsm
     from espnet_warmup.recipe.analysis.plot_lr import plot_lr
@@ -268,6 +287,7 @@ def build_report(exps: list[Path], out: Path, images_dir: Path, target_acc: floa
                    if target_acc is not None else None)
         rows.append({
             "name": r.name,
+            "model": model_label(r.config),
             "scheduler": scheduler_label(r.config),
             "peak_lr": (r.config.get("optim_conf") or {}).get("lr"),
             "warmup_updates": None if w_it is None else w_it // r.accum_grad,
@@ -282,6 +302,7 @@ def build_report(exps: list[Path], out: Path, images_dir: Path, target_acc: floa
             "skipped_updates": row["skipped updates"],
             "wall_seconds": row["wall time"],
             "best_valid_acc": row["best valid acc"],
+            "has_valid_acc": any(math.isfinite(a) for a in r.series["valid_acc"][1]),
             "seed": r.config.get("seed"),
         })
     groups = aggregate(rows, test_sets)
@@ -291,7 +312,7 @@ def build_report(exps: list[Path], out: Path, images_dir: Path, target_acc: floa
     lines = ["<!-- Generated by espnet-warmup report -->", "# RESULTS: warmup policies", ""]
     lines += [f"Experiments: {', '.join(f'`{e}`' for e in exps)}.", ""]
     lines += [*results_mod.format_environment(results_mod.environment()), ""]
-    head = ["policy (exp dir)", "scheduler", "peak LR", "warmup updates"]
+    head = ["policy (exp dir)", "model", "scheduler", "peak LR", "warmup updates"]
     for t in test_sets:
         head += [f"{t} WER", f"{t} CER"]
     tgt = "-" if target_acc is None else f"{target_acc:.3f}"
@@ -299,11 +320,11 @@ def build_report(exps: list[Path], out: Path, images_dir: Path, target_acc: floa
              "spikes", "clipped %", "skipped updates", "wall time"]
     lines += ["## Results across policies", "", "|" + "|".join(head) + "|", "|" + "|".join("---" for _ in head) + "|"]
     for row in rows:
-        cells = [row["name"], row["scheduler"], f(row["peak_lr"]), f(row["warmup_updates"])]
+        cells = [row["name"], row["model"], row["scheduler"], f(row["peak_lr"]), f(row["warmup_updates"])]
         for t in test_sets:
             s = row["scores"].get(t)
             cells += [_pct(_err(s, "wer")) if s else "-", _pct(_err(s, "cer")) if s else "-"]
-        cells += [f(row["updates"]), _reach(row["updates_to_target"]),
+        cells += [f(row["updates"]), _reach(row["updates_to_target"]) if row["has_valid_acc"] else "-",
                   f(row["warmup_peak_grad_norm"]), f(row["warmup_median_grad_norm"]), str(row["spikes"]),
                   f(row["clipped_percent"]), str(row["skipped_updates"]), fmt_seconds(row["wall_seconds"])]
         lines.append("|" + "|".join(cells) + "|")
@@ -313,7 +334,8 @@ def build_report(exps: list[Path], out: Path, images_dir: Path, target_acc: floa
         + ", ".join(f"{r['name']}: `{r['decode_dir'] or 'none found'}`" for r in rows) + ".",
         f"- Target validation accuracy {tgt} ({target_note}); updates = iterations / accum_grad at which the "
         "validation accuracy first reached it, linearly interpolated between the epoch-end validations around the "
-        "crossing (\u2264 N: reached already at the first validation, after N updates).",
+        "crossing (\u2264 N: reached already at the first validation, after N updates); - : the run reports no "
+        "validation accuracy (a transducer: ESPnet logs its validation loss, and CER/WER when it decodes).",
         "- Warmup grad norm: ESPnet's `grad_norm` (before clipping) per log interval, up to the scheduler's last "
         "warmup update; spikes: grad norm > 5 x the median of the previous 50 logged values (whole run); "
         "clipped %: updates with grad norm > grad_clip; skipped: non-finite updates ESPnet skipped.",
@@ -377,8 +399,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target_acc", type=float, default=None,
                         help="validation accuracy (0-1) for the 'updates to reach' column "
                              "(default: 0.9 x the best any run reached)")
-    parser.add_argument("--decode_dir", default=None,
-                        help="decode dir name inside each exp (default: the first decode_* with scores)")
+    parser.add_argument("--decode_dir", default=None, action="append",
+                        help="decode dir name inside each exp (default: the first decode_* with scores); "
+                             "repeat it to give names in order of preference (each exp takes the first it has)")
     parser.add_argument("--lr_steps", type=int, default=None,
                         help="updates shown in lr.png (default: the longest run, at least 2 x warmup)")
 

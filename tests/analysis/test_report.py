@@ -138,3 +138,30 @@ def test_report_links_each_experiments_own_results(exp_with_scores, tmp_path):
     md = out.read_text()
     assert "## Per-experiment details" in md
     assert "- `stable`: [../exp/stable/RESULTS.md](../exp/stable/RESULTS.md)" in md
+
+
+def test_model_label_tells_attention_ctc_and_transducer_runs_apart():
+    from espnet_warmup.recipe.report import model_label
+
+    assert model_label({"encoder": "conformer", "decoder": "transducer", "model_conf": {"ctc_weight": 0.3}}) == (
+        "conformer + transducer (CTC 0.3)")
+    assert model_label({"encoder": "conformer", "decoder": "transformer"}) == "conformer + transformer (CTC 0.5)"
+    assert model_label({"encoder": "conformer", "decoder": "transformer", "model_conf": {"ctc_weight": 1.0}}) == (
+        "conformer + CTC")
+    assert model_label({"encoder": "conformer", "decoder": None}) == "conformer + CTC"
+
+
+def test_decode_dirs_given_in_order_of_preference_each_exp_takes_the_first_it_has(tmp_path):
+    from espnet_warmup.recipe.report import read_scores
+
+    scores = '{"wer": {"all": {"err": 1.0}}, "cer": {"all": {"err": 2.0}}}'
+    for exp, dirs in (("att", ("decode_asr_model_valid.acc.ave", "decode_other")),
+                      ("trans", ("decode_transducer_asr_model_valid.loss.ave",))):
+        for d in dirs:
+            (tmp_path / exp / d / "test").mkdir(parents=True)
+            (tmp_path / exp / d / "test" / "scores.json").write_text(scores)
+    order = ["decode_asr_model_valid.acc.ave", "decode_transducer_asr_model_valid.loss.ave"]
+    assert read_scores(tmp_path / "att", order)[0] == "decode_asr_model_valid.acc.ave"
+    assert read_scores(tmp_path / "trans", order)[0] == "decode_transducer_asr_model_valid.loss.ave"
+    assert read_scores(tmp_path / "att", "decode_other")[0] == "decode_other"  # one name, as before
+    assert read_scores(tmp_path / "trans", ["decode_none"]) == (None, {})

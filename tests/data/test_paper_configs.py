@@ -78,3 +78,22 @@ def test_paper_model_has_878M_parameters_with_a_16k_vocabulary(tmp_path):
     assert len(tokens) == 16000
     n_params = sum(p.numel() for p in model.parameters())
     assert n_params == pytest.approx(878e6, rel=0.03), n_params
+
+
+def _load_transducer(policy: str) -> dict:
+    return yaml.safe_load((RECIPE / "conf" / f"train_transducer_{policy}_warmup.yaml").read_text())
+
+
+def test_paper_transducer_configs_are_the_paper_policies_with_a_transducer_decoder():
+    """The four paper-scale Conformer-transducers: each is its policy's config (encoder, data, batches,
+    budget, optimizer, scheduler) with the attention decoder replaced by a transducer one."""
+    decoder_keys = ("model", "decoder", "decoder_conf", "joint_net_conf", "model_conf", "best_model_criterion")
+    for policy in POLICIES:
+        cfg, ref = _load_transducer(policy), _load(policy)
+        assert {k: v for k, v in cfg.items() if k not in decoder_keys} == {
+            k: v for k, v in ref.items() if k not in decoder_keys}, policy
+    cfg = _load_transducer("exp")
+    assert (cfg["model"], cfg["decoder"]) == ("espnet_samplewise_transducer", "transducer")
+    assert cfg["decoder_conf"]["hidden_size"] == cfg["joint_net_conf"]["joint_space_size"] == 1024
+    assert cfg["model_conf"]["ctc_weight"] == 0.3 and cfg["encoder_conf"]["output_size"] == 1024
+    assert cfg["best_model_criterion"] == [["valid", "loss", "min"]]

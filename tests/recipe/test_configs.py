@@ -25,10 +25,12 @@ def load(path: Path) -> dict:
 
 
 def policy_configs(prefix: str) -> dict[str, Path]:
-    """{policy: path} of every ``<prefix><policy>_warmup.yaml`` (what run.sh picks up)."""
+    """{policy: path} of every ``<prefix><policy>_warmup.yaml`` (what run.sh picks up: for ``conf/train_``,
+    not the Conformer-transducers ``conf/train_transducer_*_warmup.yaml``, a model of their own)."""
     head = ROOT / prefix
     return {p.name[len(head.name):-len("_warmup.yaml")]: p
-            for p in sorted(head.parent.glob(f"{head.name}*_warmup.yaml"))}
+            for p in sorted(head.parent.glob(f"{head.name}*_warmup.yaml"))
+            if prefix != "conf/train_" or not p.name.startswith("train_transducer_")}
 
 
 @pytest.mark.parametrize("prefix", ["conf/train_", "conf/tuning/train_tiny_"])
@@ -98,9 +100,53 @@ EXPECTED = {
 
 
 def test_family_configs_stay_out_of_run_sh_default_glob():
-    default = {str(p.relative_to(ROOT)) for p in ROOT.glob("conf/train_*_warmup.yaml")}
+    default = {str(p.relative_to(ROOT)) for p in policy_configs("conf/train_").values()}
     assert not default & set(FAMILY_CONFIGS)
     assert len(default) == 4
+    # run.sh's own selection: every conf/train_*_warmup.yaml except the transducers
+    assert "case ${_c} in conf/train_transducer_*) ;; *) train_configs+=(\"${_c}\") ;; esac" in (
+        ROOT / "run.sh").read_text()
+
+
+# --------------------------------------------------------------------------- the Conformer-transducers
+TRANSDUCER_SHARED = ("encoder", "encoder_conf", "frontend_conf", "specaug", "specaug_conf", "batch_type",
+                     "batch_size", "accum_grad", "num_iters_per_epoch", "max_epoch", "grad_clip", "seed",
+                     "optim", "optim_conf", "scheduler", "scheduler_conf")
+
+
+def test_transducer_configs_are_the_four_policies_with_a_transducer_decoder():
+    transducers = policy_configs("conf/train_transducer_")
+    assert sorted(transducers) == sorted(PAPER_SCHEDULERS)
+    configs = {p: load(path) for p, path in transducers.items()}
+    strip = lambda c: {k: v for k, v in c.items() if k not in ("scheduler", "scheduler_conf")}  # noqa: E731
+    assert all(strip(c) == strip(configs["exp"]) for c in configs.values())
+    for p, cfg in configs.items():
+        policy = load(ROOT / f"conf/train_{p}_warmup.yaml")
+        # the policy's scheduler, optimizer (peak), budget, encoder and features: only the decoder differs
+        assert {k: cfg.get(k) for k in TRANSDUCER_SHARED} == {k: policy.get(k) for k in TRANSDUCER_SHARED}, p
+        assert cfg["scheduler"] == PAPER_SCHEDULERS[p]
+    cfg = configs["exp"]
+    assert (cfg["model"], cfg["decoder"], cfg["decoder_conf"]["rnn_type"]) == (
+        "espnet_samplewise_transducer", "transducer", "lstm")
+    assert cfg["model_conf"]["ctc_weight"] == 0.3 and cfg["joint_net_conf"]["joint_space_size"] > 0
+    assert cfg["best_model_criterion"] == [["valid", "loss", "min"]]  # a transducer reports no accuracy
+
+
+@pytest.mark.parametrize("rel", ["conf", "egs2/warmup_dilemma/asr1/conf"])
+def test_transducer_configs_pass_check_config_and_pick_the_transducer_decoding(rel):
+    from espnet_warmup.check_config import check_config
+    from espnet_warmup.recipe.stages.model_kind import model_kind
+
+    paths = sorted((ROOT / rel).glob("train_transducer_*_warmup.yaml"))
+    assert len(paths) == 4
+    for path in paths:
+        assert check_config(path) == []
+        assert model_kind(load(path)) == "transducer"
+    decode = load(ROOT / rel / "decode_transducer.yaml")
+    assert decode["beam_size"] > 1 and isinstance(decode["transducer_conf"], dict)
+    run_sh = (ROOT / rel).parent / "run.sh"
+    assert "--transducer_inference_config \"${transducer_inference_config}\"" in run_sh.read_text()
+    assert "transducer_inference_config=conf/decode_transducer.yaml" in run_sh.read_text()
 
 
 @pytest.mark.parametrize("rel", sorted(FAMILY_CONFIGS))

@@ -100,6 +100,8 @@ inference_config=""                  # decoding config (espnet2.bin.asr_inferenc
 inference_args=""                    # extra options for espnet2.bin.asr_inference
 inference_tag=""                     # decode dir name; default decode_<config basename>_asr_model_<model>
 inference_asr_model=valid.acc.ave.pth # the model file of the exp dir to decode with
+transducer_inference_config=""       # decoding config for the training configs with decoder: transducer (ESPnet's transducer beam search: beam_size, transducer_conf); empty: --inference_config
+transducer_inference_asr_model=valid.loss.ave.pth # the model file of a transducer exp dir to decode with (a transducer reports no accuracy: its configs average by valid loss)
 select_by_wer=false                  # stage 12: decode the valid set with every kept <N>epoch.pth, link the lowest dev WER as valid.wer.best.pth and decode the test sets with it (default model then)
 select_keep_only_best=false          # with --select_by_wer: delete the other <N>epoch.pth files (checkpoint.pth stays)
 batch_size=1                         # decoding batch size
@@ -275,6 +277,9 @@ fi
 if [ "${select_by_wer}" = true ] && [ "${inference_asr_model}" = valid.acc.ave.pth ]; then
     inference_asr_model=valid.wer.best.pth
 fi
+if [ "${select_by_wer}" = true ] && [ "${transducer_inference_asr_model}" = valid.loss.ave.pth ]; then
+    transducer_inference_asr_model=valid.wer.best.pth
+fi
 # The trainings: one (config, seed) pair per run; seed "" = the config's own seed.
 run_configs=() run_seeds=()
 for _c in ${train_configs[@]+"${train_configs[@]}"}; do
@@ -287,6 +292,25 @@ done
 unset _c _s
 if [ -n "${inference_config}" ] && any_stage 12 && [ ! -f "${inference_config}" ]; then
     die "--inference_config: file not found: ${inference_config}"
+fi
+# The kind of model each config trains (espnet_warmup.recipe.stages.model_kind): "transducer" (decoder:
+# transducer) or "attention". A transducer is decoded by ESPnet's transducer beam search with its own
+# decoding config and model file (--transducer_inference_config, --transducer_inference_asr_model); a
+# config that cannot train a transducer (our model without decoder: transducer ...) is refused here.
+declare -A kind_of=()
+if any_stage 10 11 12 13 14 && [ ${#train_configs[@]} -gt 0 ]; then
+    _kinds=$(python3 -m espnet_warmup.recipe.stages.model_kind --train_args="${train_args}" "${train_configs[@]}") \
+        || die "--train_config: see the error above; nothing was run"
+    mapfile -t _kind_list <<< "${_kinds}"
+    for _i in "${!train_configs[@]}"; do kind_of[${train_configs[${_i}]}]=${_kind_list[${_i}]}; done
+    unset _kinds _kind_list _i
+fi
+is_transducer() { [ "${kind_of[$1]:-}" = transducer ]; }  # is_transducer <config>
+if [ -n "${transducer_inference_config}" ] && any_stage 12 && [ ! -f "${transducer_inference_config}" ]; then
+    for _c in ${train_configs[@]+"${train_configs[@]}"}; do
+        if is_transducer "${_c}"; then die "--transducer_inference_config: file not found: ${transducer_inference_config} (needed to decode ${_c}, a transducer)"; fi
+    done
+    unset _c
 fi
 [ -z "${nlsyms_txt}" ] || [ -f "${nlsyms_txt}" ] || die "--nlsyms_txt: file not found: ${nlsyms_txt}"
 
@@ -337,17 +361,26 @@ if any_stage 10 11 12 13 14; then
         || die "--train_config: configs and exp dirs do not match one to one (see above); nothing was run"
     unset _pairs _i
 fi
-if [ -z "${inference_tag}" ]; then
-    if [ -n "${inference_config}" ]; then
-        inference_tag=$(basename "${inference_config}"); inference_tag=${inference_tag%.yaml}
-    else
-        inference_tag=decode
-    fi
+# Decoding per experiment: the config and model file of its kind, and the decode dir named after them
+# (<exp>/<tag>/<test set>; --inference_tag names it for every experiment).
+inference_config_of() {  # inference_config_of <training config>
+    if is_transducer "$1"; then echo "${transducer_inference_config:-${inference_config}}"; else echo "${inference_config}"; fi
+}
+inference_model_of() {  # inference_model_of <training config>: the model file of its exp dir to decode with
+    if is_transducer "$1"; then echo "${transducer_inference_asr_model}"; else echo "${inference_asr_model}"; fi
+}
+decode_tag() {  # decode_tag <decoding config or ""> <model file>
+    local tag
+    if [ -n "${inference_tag}" ]; then echo "${inference_tag}"; return 0; fi
+    if [ -n "$1" ]; then tag=$(basename "$1"); tag=${tag%.yaml}; else tag=decode; fi
     if [ -n "${inference_args}" ]; then
-        inference_tag+="$(echo "${inference_args}" | sed -e 's/--/_/g' -e 's/[ |=/]//g')"
+        tag+="$(echo "${inference_args}" | sed -e 's/--/_/g' -e 's/[ |=/]//g')"
     fi
-    inference_tag+="_asr_model_$(echo "${inference_asr_model}" | sed -e 's/\//_/g' -e 's/\.[^.]*$//')"
-fi
+    echo "${tag}_asr_model_$(echo "$2" | sed -e 's/\//_/g' -e 's/\.[^.]*$//')"
+}
+decode_tag_of() {  # decode_tag_of <training config>: its decode dir name
+    decode_tag "$(inference_config_of "$1")" "$(inference_model_of "$1")"
+}
 # The formatted copy of a set: train/valid are formatted into org/ and filtered by length into raw/.
 formatted_dir() {
     if [ "$1" = "${train_set}" ] || [ "$1" = "${valid_set}" ]; then echo "${data_feats}/org/$1"; else echo "${data_feats}/$1"; fi
@@ -638,8 +671,11 @@ train_policy() {  # train_policy <config> <exp dir> <seed>: one training, throug
         compgen -G "${exp}/[0-9]*epoch.pth" > /dev/null \
             || die "training finished but ${exp} keeps no <N>epoch.pth for --select_by_wer (keep_nbest_models?); read ${exp}/train.log"
     else
-        [ -f "${exp}/${inference_asr_model}" ] \
-            || die "training finished but ${exp}/${inference_asr_model} is missing; read ${exp}/train.log (--inference_asr_model must name a model the trainer writes)"
+        local model opt=--inference_asr_model
+        model=$(inference_model_of "${config}")
+        if is_transducer "${config}"; then opt=--transducer_inference_asr_model; fi
+        [ -f "${exp}/${model}" ] \
+            || die "training finished but ${exp}/${model} is missing; read ${exp}/train.log (${opt} must name a model the trainer writes: valid.<criterion>.ave.pth for the config's best_model_criterion)"
     fi
 }
 run_training() {  # run_training <exp dir> <command...>: run it (under the monitor); a failure names its log
@@ -667,7 +703,8 @@ train_one() {  # train_one <config> <seed>: stage 11 for one run (stage_11_train
     exp=$(exp_of "${config}" "${seed}")
     targs=$(run_args "${seed}")
     sig="config=$(checksum "${config}") args=${targs} stats=$(stats_sig) ngpu=${ngpu}"
-    local model=${exp}/${inference_asr_model}
+    local model
+    model=${exp}/$(inference_model_of "${config}")
     if [ "${select_by_wer}" = true ]; then model=${exp}/checkpoint.pth; fi  # valid.wer.best.pth is made by stage 12
     if [ -f "${exp}/.done" ] && [ -f "${model}" ] && ! is_done "${exp}/.done" "${sig}"; then
         # train_guard found no difference ESPnet sees (comments, defaults, --ngpu): the model stands.
@@ -776,8 +813,10 @@ stage_11_probe() {
 
 # ---------------------------------------------------------------------------- stages 12-14: evaluation
 decode_set() {  # decode_set <config> <seed> <set> <decode dir> <n jobs> [model file of the exp dir]
-    local config=$1 seed=$2 dset=$3 dir=$4 n=$5 model=${6:-${inference_asr_model}} exp data=${data_feats}/$3 logdir=$4/logdir ngpu_inf=0 cmd_inf=${decode_cmd}
+    local config=$1 seed=$2 dset=$3 dir=$4 n=$5 model=${6:-} exp data=${data_feats}/$3 logdir=$4/logdir ngpu_inf=0 cmd_inf=${decode_cmd} inf_config
     exp=$(exp_of "${config}" "${seed}")
+    inf_config=$(inference_config_of "${config}")
+    [ -n "${model}" ] || model=$(inference_model_of "${config}")
     if [ "${gpu_inference}" = true ]; then cmd_inf=${cuda_cmd}; ngpu_inf=1; fi
     rm -rf "${logdir}"
     split_scp "${n}" "${data}/wav.scp" "${logdir}/keys"
@@ -787,7 +826,7 @@ decode_set() {  # decode_set <config> <seed> <set> <decode dir> <n jobs> [model 
     local -a cmd=(${python} -m espnet_warmup -m espnet2.bin.asr_inference --batch_size "${batch_size}" --ngpu "${ngpu_inf}"
         --data_path_and_name_and_type "${data}/wav.scp,speech,sound" --key_file "${logdir}/keys.JOB.scp"
         --asr_train_config "${exp}/config.yaml" --asr_model_file "${exp}/${model}"
-        --output_dir "${logdir}/output.JOB" ${inference_config:+--config "${inference_config}"} ${inference_args})
+        --output_dir "${logdir}/output.JOB" ${inf_config:+--config "${inf_config}"} ${inference_args})
     write_resume_script "${dir}" 12 --train_config "${config}" ${seed:+--seeds "${seed}"}
     record_command "${exp}" "stage 12: decode ${dset} (JOB=1:${n})" "${cmd[@]}"
     ${cmd_inf} --gpu "${ngpu_inf}" JOB=1:"${n}" "${logdir}/asr_inference.JOB.log" "${cmd[@]}" \
@@ -822,23 +861,26 @@ select_checkpoint() {  # select_checkpoint <config> <seed> <config checksum>
     log "Checkpoint selection: ${exp}/checkpoint_selection.md"
 }
 stage_12_decode() {
-    local config seed i exp model model_sum config_sum dset dir n
-    config_sum=$(checksum ${inference_config:+"${inference_config}"})
+    local config seed i exp model model_sum config_sum inf_config how dset dir n
     for i in "${!run_configs[@]}"; do
         config=${run_configs[${i}]} seed=${run_seeds[${i}]}
         exp=$(exp_of "${config}" "${seed}")
+        inf_config=$(inference_config_of "${config}")
+        config_sum=$(checksum ${inf_config:+"${inf_config}"})
+        how="decoding config ${inf_config:-none, ESPnet defaults}"
+        if is_transducer "${config}"; then how="transducer beam search, ${how}"; fi
         if [ "${select_by_wer}" = true ]; then select_checkpoint "${config}" "${seed}" "${config_sum}"; fi
-        model=${exp}/${inference_asr_model}
+        model=${exp}/$(inference_model_of "${config}")
         [ -f "${model}" ] || die "${model} not found: run stage 11 for $(run_label "${config}" "${seed}") first"
         model_sum=$(checksum "${model}")  # once per model, not once per test set
         for dset in ${test_sets}; do
-            dir=${exp}/${inference_tag}/${dset}
+            dir=${exp}/$(decode_tag_of "${config}")/${dset}
             [ -f "${data_feats}/${dset}/wav.scp" ] || die "${data_feats}/${dset}/wav.scp not found: run stage 3 first"
             [ -f "${dir}/text" ] || rm -f "${dir}/.done"
             n=$(njobs "${inference_nj}" "${data_feats}/${dset}/wav.scp")
             stage 12 "${dir}" \
                 "model=${model_sum} data=$(checksum "${data_feats}/${dset}/wav.scp") config=${config_sum} args=${inference_args} bs=${batch_size}" \
-                "${exp} on ${dset} (${n} jobs) -> ${dir}" decode_set "${config}" "${seed}" "${dset}" "${dir}" "${n}"
+                "${exp} on ${dset} (${n} jobs; ${how}) -> ${dir}" decode_set "${config}" "${seed}" "${dset}" "${dir}" "${n}"
         done
     done
 }
@@ -859,7 +901,7 @@ stage_13_score() {
     for i in "${!run_configs[@]}"; do
         exp=$(exp_of "${run_configs[${i}]}" "${run_seeds[${i}]}")
         for dset in ${test_sets}; do
-            dir=${exp}/${inference_tag}/${dset}
+            dir=${exp}/$(decode_tag_of "${run_configs[${i}]}")/${dset}
             [ -f "${dir}/.done" ] || die "${dir} is not decoded yet: run stage 12 first"
             [ -f "${dir}/score_wer/result.txt" ] || rm -f "${dir}/score_wer/.done"
             stage 13 "${dir}/score_wer" "hyp=$(md5sum < "${dir}/.done" | cut -d' ' -f1) ref=$(checksum "${data_feats}/${dset}/text")" \
@@ -873,7 +915,13 @@ stage_13_score() {
     done
 }
 write_report() {  # write_report <exp dir>...: the cross-policy RESULTS.md
-    python3 -m espnet_warmup.cli report --expdir "${expdir}" --out RESULTS.md --decode_dir "${inference_tag}" "$@" \
+    # Each experiment's decode dir: the attention/CTC one, else the transducer one (the report takes the
+    # first of these an experiment has scores in).
+    local -a dirs=(--decode_dir "$(decode_tag "${inference_config}" "${inference_asr_model}")")
+    local tdir
+    tdir=$(decode_tag "${transducer_inference_config:-${inference_config}}" "${transducer_inference_asr_model}")
+    [ "${tdir}" = "${dirs[1]}" ] || dirs+=(--decode_dir "${tdir}")
+    python3 -m espnet_warmup.cli report --expdir "${expdir}" --out RESULTS.md "${dirs[@]}" "$@" \
         > "${expdir}/report.log" 2>&1 || report_failure "The report (espnet_warmup report)" "${expdir}/report.log"
 }
 stage_14_report() {

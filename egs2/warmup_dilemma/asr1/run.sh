@@ -23,9 +23,15 @@ test_sets=auto
 
 # Every conf/train_*_warmup.yaml is a policy; they share every setting except the scheduler
 # (tests/data/test_paper_configs.py). The order does not matter (see ../../../run.sh).
-train_configs=(conf/train_*_warmup.yaml)
+# The Conformer-transducers (conf/train_transducer_*_warmup.yaml) train on request (--train_config).
+train_configs=()
+for _c in conf/train_*_warmup.yaml; do
+    case ${_c} in conf/train_transducer_*) ;; *) train_configs+=("${_c}") ;; esac
+done
 train_config="${train_configs[*]}"
 inference_config=conf/decode.yaml
+# A config with decoder: transducer is decoded with this one (ESPnet's transducer beam search).
+transducer_inference_config=conf/decode_transducer.yaml
 
 # 16 GPUs as in the paper's batch (conf/*.yaml batch_bins is global): 4 nodes x 4 GPUs.
 # exec: asr.sh takes this script's PID, so a signal to it (kill, a cluster's preemption, Ctrl-C)
@@ -49,4 +55,5 @@ exec bash ./asr.sh \
     --test_sets "${test_sets}" \
     --train_config "${train_config}" \
     --inference_config "${inference_config}" \
+    --transducer_inference_config "${transducer_inference_config}" \
     "$@"
