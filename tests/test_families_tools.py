@@ -103,4 +103,4 @@ def test_the_report_names_shape_and_tail_and_reads_the_warmup(tmp_path):
         ("warmupstabledecaylr (linear + wsd)", 4)
     assert rows["asr_train_wsd"]["warmup_peak_grad_norm"] == 5.0  # the logged norms 3, 4, 5 of the first 4 updates
     md = (tmp_path / "RESULTS.md").read_text()
-    assert "|asr_train_exp_cosine|warmupschedulelr (exponential + cosine)|" in md
+    assert "|asr_train_exp_cosine|rnn + CTC|warmupschedulelr (exponential + cosine)|" in md

@@ -186,4 +186,4 @@ def test_the_report_reads_the_familys_warmup(registered, tmp_path):
     assert row["warmup_peak_grad_norm"] == 5.0  # the logged norms 3, 4, 5 of the first 8 updates
     assert res["lr_png"].stat().st_size > 5_000
     md = (tmp_path / "RESULTS.md").read_text()
-    assert "|asr_train_sine_warmup|sinewarmuplr|" in md
+    assert "|asr_train_sine_warmup|rnn + CTC|sinewarmuplr|" in md

@@ -101,4 +101,4 @@ def test_report_reads_the_warmup_window_from_the_config_without_building_a_sched
     assert row["scheduler"] == "warmuplr" and row["warmup_updates"] == 3
     # iterations 1..6 = updates 1..3: norms 5, 6, 7, 80, 5, 5
     assert (row["warmup_peak_grad_norm"], row["warmup_median_grad_norm"]) == (80.0, 5.5)
-    assert "|asr_fake|warmuplr|0.001|3|" in (tmp_path / "RESULTS.md").read_text()
+    assert "|asr_fake|rnn + CTC|warmuplr|0.001|3|" in (tmp_path / "RESULTS.md").read_text()
