@@ -193,3 +193,20 @@ def test_finetune_configs_have_the_training_model_and_the_fine_tuning_recipe():
     assert configs["finetune_exp_warmup.yaml"]["scheduler"] == "exponentialwarmuplr"
     wsd = configs["finetune_wsd.yaml"]
     assert wsd["scheduler_conf"]["total_steps"] == wsd["max_epoch"] * wsd["num_iters_per_epoch"] // wsd["accum_grad"]
+
+
+# --------------------------------------------------------------------------- the warmup guard's configs
+@pytest.mark.parametrize("policy", ["linear", "exp"])
+def test_guard_configs_are_the_policy_with_its_schedule_guarded(policy):
+    guarded, plain = load(ROOT / f"conf/train_{policy}_guard.yaml"), load(ROOT / f"conf/train_{policy}_warmup.yaml")
+    strip = lambda c: {k: v for k, v in c.items() if k not in ("scheduler", "scheduler_conf")}  # noqa: E731
+    assert strip(guarded) == strip(plain)
+    assert guarded["scheduler"] == "warmupguardlr"
+    conf = guarded["scheduler_conf"]
+    assert (conf["spike_factor"], conf["hold_steps"], conf["backoff"], conf["max_delay"]) == (5.0, 25, 0.5, 250)
+    # the upper bound the guard never exceeds (and follows exactly without spikes): the policy's own LRs
+    bound, own = lr_curve(ROOT / f"conf/train_{policy}_guard.yaml", 600), lr_curve(ROOT / f"conf/train_{policy}_warmup.yaml", 600)
+    assert bound.lrs == pytest.approx(own.lrs, rel=1e-12)
+    assert bound.warmup_end == 250
+    # outside run.sh's default policies
+    assert not str(ROOT / f"conf/train_{policy}_guard.yaml").endswith("_warmup.yaml")
