@@ -44,6 +44,10 @@ POLICIES = {
     "poly": "conf/train_poly_warmup.yaml",
     "exp": "conf/train_exp_warmup.yaml",
 }
+#: the paper policies under the adaptive warmup guard (docs/guard.md): probed on request
+#: (``--policies linear_guard,poly_guard,exp_guard --tag guard``), to see whether the guard moves the edge
+GUARDED = {f"{p}_guard": f"conf/train_{p}_guard.yaml" for p in ("linear", "poly", "exp")}
+ALL_POLICIES = {**POLICIES, **GUARDED}
 _NARROW = {"output_size": 64, "attention_heads": 4, "linear_units": 256}
 #: setting -> (description, encoder_conf overrides of the base config)
 SETTINGS: dict[str, tuple[str, dict]] = {
@@ -125,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="<out>.md and <out>.json (default: <workdir>/stability[_tag])")
     ap.add_argument("--settings", default="deep12_postln,deep12_preln",
                     help=f"comma-separated, of {', '.join(SETTINGS)}")
-    ap.add_argument("--policies", default=",".join(POLICIES), help=f"comma-separated, of {', '.join(POLICIES)}")
+    ap.add_argument("--policies", default=",".join(POLICIES), help=f"comma-separated, of {', '.join(ALL_POLICIES)}")
     ap.add_argument("--seeds", default="1 2 3")
     ap.add_argument("--peak_lrs", default="3e-3:3e-2")
     ap.add_argument("--grid", type=int, default=3)
@@ -137,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     settings = [s for s in args.settings.split(",") if s]
     policies = [p for p in args.policies.split(",") if p]
-    for what, names, allowed in (("--settings", settings, SETTINGS), ("--policies", policies, POLICIES)):
+    for what, names, allowed in (("--settings", settings, SETTINGS), ("--policies", policies, ALL_POLICIES)):
         bad = [n for n in names if n not in allowed]
         if bad or not names:
             ap.error(f"{what}: unknown {', '.join(bad) or '(none given)'}; allowed: {', '.join(allowed)}")
@@ -159,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         for setting in settings:
             config = setting_config(recipe, setting, args.tag)
             code = run(recipe, ["--stage", "11", "--stop_stage", "11", "--train_config", config,
-                                "--probe", " ".join(POLICIES[p] for p in policies), "--probe_args", probe_args,
+                                "--probe", " ".join(ALL_POLICIES[p] for p in policies), "--probe_args", probe_args,
                                 "--train_jobs", str(args.train_jobs)],
                        args.workdir / f"logs/{Path(config).stem}.log")
             if code:

@@ -196,7 +196,7 @@ def test_finetune_configs_have_the_training_model_and_the_fine_tuning_recipe():
 
 
 # --------------------------------------------------------------------------- the warmup guard's configs
-@pytest.mark.parametrize("policy", ["linear", "exp"])
+@pytest.mark.parametrize("policy", ["linear", "poly", "exp"])
 def test_guard_configs_are_the_policy_with_its_schedule_guarded(policy):
     guarded, plain = load(ROOT / f"conf/train_{policy}_guard.yaml"), load(ROOT / f"conf/train_{policy}_warmup.yaml")
     strip = lambda c: {k: v for k, v in c.items() if k not in ("scheduler", "scheduler_conf")}  # noqa: E731
