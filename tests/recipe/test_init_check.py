@@ -134,3 +134,11 @@ def test_the_cli_checks_a_whole_training_command_and_reports_what_it_sets(setup)
     plain.write_text("max_epoch: 1\n")
     none = subprocess.run(cmd + setup["argv"] + ["--config", str(plain)], capture_output=True, text=True)
     assert none.returncode == 0 and none.stderr == ""
+
+
+def test_the_task_option_names_the_allowed_tasks(capsys):
+    assert init_check.main(["--task", "mt", "--", "--init_param", "m.pth"]) == 2
+    err = capsys.readouterr().err
+    assert "--task 'mt': allowed: asr, s2t" in err
+    # without init_param/freeze_param nothing is built, whatever the task
+    assert init_check.main(["--task", "s2t", "--", "--max_epoch", "1"]) == 0

@@ -5,7 +5,7 @@ ESPnet's trainer takes ``--init_param <file>[:<src_key>[:<dst_key>[:<exclude_key
 once the job has started, a ``src_key`` that matches nothing initialises nothing without a word, and a
 ``freeze_param`` entry that matches no parameter freezes nothing without a word (the trainer only freezes
 the parameters whose name is the entry or starts with ``<entry>.``). This check builds the model exactly
-as the training will (ESPnet's own parser and ``ASRTask.build_model`` on the same arguments, our
+as the training will (ESPnet's own parser and ``ASRTask.build_model``, or ``S2TTask``'s, on the same arguments, our
 schedulers registered), applies ESPnet's documented ``init_param`` semantics to it without loading
 anything into it, and refuses, listing every problem:
 
@@ -30,6 +30,7 @@ On success it writes one line per ``init_param`` and for the frozen parameters t
 CLI (asr.sh; the arguments after ``--`` are the training's own)::
 
     python3 -m espnet_warmup.recipe.stages.init_check -- <espnet2.bin.asr_train arguments>
+    python3 -m espnet_warmup.recipe.stages.init_check --task s2t -- <espnet2.bin.s2t_train arguments>  # OWSM's
 
 Without ``init_param`` or ``freeze_param`` in the arguments or the ``--config`` it exits at once
 (ESPnet is not imported). Exit 0: fine; 1: refused (every problem on stderr); 2: bad usage.
@@ -195,20 +196,29 @@ def _wanted(argv: list[str]) -> bool:
     return False
 
 
-def build(argv: list[str]):
-    """ESPnet's parsed arguments and the model, as ``espnet2.bin.asr_train`` would build them."""
+#: ``--task`` -> (module, class) of the ESPnet task whose training the arguments are for
+TASKS = {
+    "asr": ("espnet2.tasks.asr", "ASRTask"),  # espnet2.bin.asr_train (the recipe's stage 11)
+    "s2t": ("espnet2.tasks.s2t", "S2TTask"),  # espnet2.bin.s2t_train (OWSM's)
+}
+
+
+def build(argv: list[str], task: str = "asr"):
+    """ESPnet's parsed arguments and the model, as ``espnet2.bin.<task>_train`` would build them."""
+    import importlib
+
     from espnet_warmup.espnet_config import espnet_registries
 
     espnet_registries()  # our schedulers registered; under the recipe, without ESPnet's import notices
-    from espnet2.tasks.asr import ASRTask
+    module, name = TASKS[task]
+    task_class = getattr(importlib.import_module(module), name)
+    args = task_class.get_parser().parse_args(argv)
+    return args, task_class.build_model(args)
 
-    args = ASRTask.get_parser().parse_args(argv)
-    return args, ASRTask.build_model(args)
 
-
-def check(argv: list[str]) -> tuple[list[str], list[str]]:
+def check(argv: list[str], task: str = "asr") -> tuple[list[str], list[str]]:
     """(problems, info lines) for a training's arguments."""
-    args, model = build(argv)
+    args, model = build(argv, task)
     problems, info = [], []
     total = sum(p.numel() for p in model.parameters())
     for text in args.init_param or []:
@@ -235,15 +245,23 @@ def check(argv: list[str]) -> tuple[list[str], list[str]]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    usage = (f"usage: python3 -m espnet_warmup.recipe.stages.init_check [--task {{{','.join(TASKS)}}}] "
+             "-- <the training's arguments>")
+    task = "asr"
+    if len(argv) >= 2 and argv[0] == "--task":
+        task, argv = argv[1], argv[2:]
+        if task not in TASKS:
+            print(f"init_check: --task {task!r}: allowed: {', '.join(TASKS)}\n{usage}", file=sys.stderr)
+            return 2
     if not argv or argv[0] != "--":
-        print("usage: python3 -m espnet_warmup.recipe.stages.init_check -- <asr_train arguments>", file=sys.stderr)
+        print(usage, file=sys.stderr)
         return 2
     train_argv = argv[1:]
     if not _wanted(train_argv):
         return 0
     os.environ.setdefault("ESPNET_WARMUP_QUIET_IMPORTS", "1")  # our own process: ESPnet's import notices kept out
     try:
-        problems, info = check(train_argv)
+        problems, info = check(train_argv, task)
     except SystemExit as e:  # ESPnet's parser already printed why
         return 2 if e.code else 0
     for line in problems:
