@@ -315,3 +315,16 @@ def test_failing_training_exits_nonzero_and_names_its_log(verbatim):
     assert "ERROR: Training exp/asr_train_tiny_exp_warmup_broken failed; read the log: exp/asr_train_tiny_exp_warmup_broken/train.log" in out.stderr
     assert "unrecognized arguments: --no_such_trainer_option" in out.stderr
     assert not (recipe / "exp/asr_train_tiny_exp_warmup_broken/.done").exists()
+
+
+def test_a_cpu_training_gets_the_cores_not_path_shs_one_thread(pipeline):
+    # GNU nproc answers OMP_NUM_THREADS, which path.sh sets to 1 for parallel jobs: asr.sh counts the
+    # cores without it (cpu_cores), and a training gets cores / train_jobs threads (run.sh: --train_jobs 2)
+    recipe, _ = pipeline
+    cores = len(os.sched_getaffinity(0))
+    fn = re.search(r"^cpu_cores\(\) \{.*?^\}", (recipe / "asr.sh").read_text(), re.S | re.M).group(0)
+    got = subprocess.run(["bash", "-c", f"{fn}\ncpu_cores"], capture_output=True, text=True,
+                         env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert got.stdout.strip() == str(cores)
+    commands = (recipe / "exp/asr_train_tiny_owsm_warmup/commands.sh").read_text()
+    assert f"OMP_NUM_THREADS={max(cores // 2, 1)} " in commands
