@@ -1,0 +1,461 @@
+#!/usr/bin/env python3
+"""The fine-tuning demonstration (issue 14, item 3): pretrain on the English half of the embedded
+corpus, fine-tune to Italian with a frozen encoder and with the whole model under three warmup
+policies, against the same model trained from scratch on Italian; updates and wall time to a target
+dev WER and the final test WER of the checkpoint chosen by dev WER, mean and sample sd over seeds.
+
+Data. Stage 1 prepares the embedded corpus (data/{train,dev,test}; every utterance has its language
+in ``utt2lang``) and stages 2-5 make the token list from the whole (bilingual) training set, so the
+English model and every Italian run share one vocabulary and every tensor of the pretrained model
+initialises the fine-tuned one (the Italian rows of the output layers start untrained). This script
+then writes the language subsets ``data/<split>_{en,it}`` (Kaldi data dirs: the utterances whose
+utt2lang is the language, every per-utterance file kept, spk2utt rebuilt; built aside, validated and
+swapped in with a ``.done`` signature). Dev and test speakers are the corpus' held-out voices
+(docs/corpus.md: voice variants never in training), so test_it measures Italian on unseen voices;
+the corpus has no training data of the held-out voices, so a fine-tuning *to* them is not part of
+this study.
+
+Runs, through the recipe as a user runs them (``<recipe>`` = ``<workdir>/asr1``, a dir of links to
+this checkout; the English and Italian runs keep their collect-stats and exp dirs apart with
+``--expdir``; ``--skip_stages 5`` keeps the bilingual token list)::
+
+    ./run.sh --stage 1 --stop_stage 5 --train_config conf/train_linear_warmup.yaml
+    # pretraining: conf/train_linear_warmup.yaml on English, seed 1 (600 updates)
+    ./run.sh --stage 2 --stop_stage 13 --skip_stages 5 --train_set train_en --valid_set dev_en \\
+        --test_sets "test_en test_it" --expdir exp_en --train_config conf/train_linear_warmup.yaml --seeds 1
+    # fine-tuning, encoder frozen (the configs' freeze_param: [encoder]) / the whole model
+    ./run.sh --stage 2 --stop_stage 13 --skip_stages 5 --train_set train_it --valid_set dev_it \\
+        --test_sets test_it --expdir exp_it --select_by_wer true --seeds "1 2 3" \\
+        --pretrained_model exp_en/asr_train_linear_warmup_seed1/valid.acc.ave.pth \\
+        --train_config "conf/finetune_linear_warmup.yaml conf/finetune_exp_warmup.yaml conf/finetune_wsd.yaml" \\
+        --asr_tag frozen            # whole model: --asr_tag whole --train_args "--freeze_param"
+    # from scratch on Italian, the same budget
+    ./run.sh --stage 2 --stop_stage 13 --skip_stages 5 --train_set train_it --valid_set dev_it \\
+        --test_sets test_it --expdir exp_it --select_by_wer true --seeds "1 2 3" \\
+        --train_config ft_conf/scratch_linear_warmup.yaml
+
+The scratch config (written into ``<recipe>/ft_conf/``) is conf/train_linear_warmup.yaml (the recipe's
+from-scratch optimizer: peak 1e-3, 250 warmup updates, grad_clip 5) with the fine-tuning configs'
+budget: accum_grad 2, 200 mini-batches per epoch, 8 epochs (800 updates of 48 utterances, as the
+fine-tuning), every epoch kept, so that it too is chosen by dev WER. A rerun skips every finished
+training, decoding and scoring (the recipe's markers), so the study can be stopped and resumed.
+
+What is reported (``<out>.md``, ``<out>.json``), per policy and mode (and the scratch reference):
+
+* **updates / wall time to the target dev WER**: the first epoch whose checkpoint's decoded dev WER
+  (``<exp>/checkpoint_selection.json``, stage 12 with ``--select_by_wer``) is at most ``--target_wer``
+  (percent; default 10, the corpus' performance goal); its updates are ESPnet's cumulative iterations
+  at that epoch's end (``total_count`` of train.log's ``<N>epoch results``) divided by accum_grad, its
+  wall time the seconds from train.log's first timestamp to that line (training and ESPnet's own
+  validation; not the selection's decoding; none for a resumed training, whose train.log restarted).
+  Resolution: one epoch (100 updates). A run that never reaches it is counted as ``(k of n)``;
+  ``--target_wer auto`` uses the highest best-dev-WER of the finished runs, so every run reaches it;
+* **test WER** of the checkpoint chosen by dev WER (``valid.wer.best.pth`` decoded on test_it), and the
+  best dev WER and its epoch;
+* the pretrained English model's own test WER on test_en and test_it (zero-shot Italian).
+Cells: ``mean ± sample sd [min–max]`` over the seeds.
+
+Usage (from the repository root; 19 trainings of ~5-10 min each on a 2-core CPU, two at a time)::
+
+    python3 bench/finetune_study.py [--workdir bench_out/finetune_study] [--out <workdir>/finetune] \\
+        [--seeds "1 2 3"] [--policies linear,exp,wsd] [--modes frozen,whole] [--target_wer 10|auto] \\
+        [--train_args "..."] [--report_only] [--smoke]
+
+``--smoke``: a tiny corpus (300/40/40 utterances) and budget (2 epochs of 10 mini-batches) in its own
+workdir (bench_out/finetune_study_smoke), seed 1, the linear policy unless ``--policies`` is given: it
+checks the plumbing, its numbers mean nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+LINKS = ("run.sh", "asr.sh", "path.sh", "cmd.sh", "db.sh", "utils", "local", "conf")
+PRETRAIN_CONFIG = "conf/train_linear_warmup.yaml"
+PRETRAIN_SEED = 1
+PRETRAIN_EXPDIR = "exp_en"
+TARGET_EXPDIR = "exp_it"
+SPLITS = ("train", "dev", "test")
+LANGS = ("en", "it")
+#: policy -> fine-tuning config (they differ only in the scheduler)
+POLICIES = {
+    "linear": "conf/finetune_linear_warmup.yaml",
+    "exp": "conf/finetune_exp_warmup.yaml",
+    "wsd": "conf/finetune_wsd.yaml",
+}
+#: mode -> extra --train_args (frozen: the configs' own freeze_param: [encoder]; whole: an empty list)
+MODES = {"frozen": "", "whole": "--freeze_param"}
+SCRATCH_CONFIG = "ft_conf/scratch_linear_warmup.yaml"
+#: the keys of the fine-tuning budget the scratch config takes over
+BUDGET_KEYS = ("accum_grad", "num_iters_per_epoch", "max_epoch", "keep_nbest_models")
+DEFAULT_TARGET_WER = 10.0
+SMOKE_CORPUS = "--num_train 300 --num_dev 40 --num_test 40"
+SMOKE_TRAIN_ARGS = "--max_epoch 2 --num_iters_per_epoch 10"
+
+
+def pretrained_model() -> str:
+    return f"{PRETRAIN_EXPDIR}/asr_{Path(PRETRAIN_CONFIG).stem}_seed{PRETRAIN_SEED}/valid.acc.ave.pth"
+
+
+def exp_name(policy: str, mode: str, seed: int) -> str:
+    """The exp dir name (under exp_it/) of a fine-tuning run, or of a scratch run (policy "scratch")."""
+    if policy == "scratch":
+        return f"asr_{Path(SCRATCH_CONFIG).stem}_seed{seed}"
+    return f"asr_{Path(POLICIES[policy]).stem}_{mode}_seed{seed}"
+
+
+def make_recipe(recipe: Path) -> None:
+    recipe.mkdir(parents=True, exist_ok=True)
+    for name in LINKS:
+        link = recipe / name
+        if not link.is_symlink():
+            link.symlink_to(ROOT / name)
+
+
+# ---------------------------------------------------------------------------- data subsets
+def lang_utts(utt2lang: Mapping[str, str], lang: str) -> list[str]:
+    """The utterances of ``lang`` (in utt2lang's order)."""
+    return [u for u, value in utt2lang.items() if value.strip() == lang]
+
+
+def subset_signature(src: Path, lang: str) -> str:
+    h = hashlib.md5()
+    for name in ("wav.scp", "text", "utt2spk", "utt2lang"):
+        h.update(name.encode() + b"\0" + (src / name).read_bytes())
+    return f"subset lang={lang} of {src.name}: {h.hexdigest()}"
+
+
+def subset_by_lang(src: Path, dst: Path, lang: str) -> tuple[int, bool]:
+    """Write ``dst``: the utterances of ``src`` whose utt2lang is ``lang``, every per-utterance file
+    kept, spk2utt rebuilt (built aside, validated, swapped in with its ``.done``). Returns (utterances,
+    whether it was written); a ``dst`` made from the same ``src`` and language is kept as it is.
+    Raises DataDirError when ``src`` has no utt2lang or no utterance of ``lang``."""
+    from espnet_warmup.recipe.atomic import atomic_dir
+    from espnet_warmup.recipe.datadir import DONE, DataDirError, is_done, read_kv, subset_dir, validate
+
+    src, dst = Path(src), Path(dst)
+    if not (src / "utt2lang").is_file():
+        raise DataDirError(f"{src}/utt2lang not found: cannot subset {src} by language")
+    keys = lang_utts(read_kv(src / "utt2lang"), lang)
+    if not keys:
+        raise DataDirError(f"{src}/utt2lang: no utterance of language {lang!r}")
+    sig = subset_signature(src, lang)
+    if is_done(dst, sig):
+        return len(keys), False
+    with atomic_dir(dst) as tmp:
+        subset_dir(src, tmp, keys)
+        problems = validate(tmp)
+        if problems:
+            raise DataDirError([p.replace(str(tmp), str(dst)) for p in problems])
+        (tmp / DONE).write_text(sig + "\n", encoding="utf-8")
+    return len(keys), True
+
+
+def make_subsets(recipe: Path) -> dict[str, int]:
+    """data/<split>_<lang> for every split and language: name -> utterances."""
+    out = {}
+    for split in SPLITS:
+        for lang in LANGS:
+            n, wrote = subset_by_lang(recipe / "data" / split, recipe / "data" / f"{split}_{lang}", lang)
+            out[f"{split}_{lang}"] = n
+            print(f"data/{split}_{lang}: {n} utterances ({'written' if wrote else 'already made'})", flush=True)
+    return out
+
+
+# ---------------------------------------------------------------------------- configs and commands
+def write_scratch_config(recipe: Path) -> str:
+    """The scratch config: the pretraining config with the fine-tuning budget (written when missing
+    or different, so a finished run's config is not touched). Returns its path in the recipe dir."""
+    base = yaml.safe_load((ROOT / PRETRAIN_CONFIG).read_text())
+    ft = yaml.safe_load((ROOT / POLICIES["linear"]).read_text())
+    conf = dict(base, **{k: ft[k] for k in BUDGET_KEYS})
+    text = (f"# Written by bench/finetune_study.py: {PRETRAIN_CONFIG} with the budget of {POLICIES['linear']} "
+            f"({', '.join(BUDGET_KEYS)}): the from-scratch reference.\n" + yaml.safe_dump(conf, sort_keys=False))
+    path = recipe / SCRATCH_CONFIG
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.is_file() or path.read_text() != text:
+        path.write_text(text)
+    return SCRATCH_CONFIG
+
+
+def _lang_sets(lang: str, test_sets: str) -> list[str]:
+    return ["--skip_stages", "5", "--train_set", f"train_{lang}", "--valid_set", f"dev_{lang}", "--test_sets", test_sets]
+
+
+def _with_train_args(args: list[str], *parts: str) -> list[str]:
+    joined = " ".join(p for p in parts if p)
+    return args + (["--train_args", joined] if joined else [])
+
+
+def commands(seeds: list[int], policies: list[str], modes: list[str], train_args: str = "",
+             local_data_opts: str = "") -> list[tuple[str, list[str]]]:
+    """The ./run.sh option lists of the study, in order: (name, options)."""
+    seed_list = " ".join(map(str, seeds))
+    prep = ["--stage", "1", "--stop_stage", "5", "--train_config", PRETRAIN_CONFIG]
+    if local_data_opts:
+        prep += ["--local_data_opts", local_data_opts]
+    out = [("prep", prep)]
+    out.append(("pretrain_en", _with_train_args(
+        ["--stage", "2", "--stop_stage", "13", *_lang_sets("en", "test_en test_it"), "--expdir", PRETRAIN_EXPDIR,
+         "--train_config", PRETRAIN_CONFIG, "--seeds", str(PRETRAIN_SEED)], train_args)))
+    it = ["--stage", "2", "--stop_stage", "13", *_lang_sets("it", "test_it"), "--expdir", TARGET_EXPDIR,
+          "--select_by_wer", "true", "--seeds", seed_list]
+    for mode in modes:
+        out.append((f"finetune_{mode}", _with_train_args(
+            it + ["--pretrained_model", pretrained_model(), "--asr_tag", mode,
+                  "--train_config", " ".join(POLICIES[p] for p in policies)], MODES[mode], train_args)))
+    out.append(("scratch_it", _with_train_args(it + ["--train_config", SCRATCH_CONFIG], train_args)))
+    return out
+
+
+def run(recipe: Path, args: list[str], log: Path) -> int:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    print(f"[{time.strftime('%H:%M:%S')}] ./run.sh {shlex.join(args)}  (log: {log})", flush=True)
+    with open(log, "a") as f:
+        return subprocess.call(["./run.sh", *args], cwd=recipe, stdout=f, stderr=subprocess.STDOUT)
+
+
+# ---------------------------------------------------------------------------- per-run results
+def time_to_target(dev_wer: Mapping[int, float], updates: Mapping[int, int], seconds: Mapping[int, float | None],
+                   target: float) -> dict | None:
+    """The first epoch (in epoch order) whose dev WER is <= ``target``, with its updates and seconds
+    (None where not known); None when no epoch reaches it."""
+    for epoch in sorted(dev_wer):
+        wer = dev_wer[epoch]
+        if wer is not None and math.isfinite(wer) and wer <= target:
+            return {"epoch": epoch, "updates": updates.get(epoch), "seconds": seconds.get(epoch)}
+    return None
+
+
+def epoch_progress(exp: Path) -> tuple[dict[int, int], dict[int, float | None]]:
+    """Per epoch of train.log: updates at its end (total_count / accum_grad) and seconds since the log's
+    first timestamp (None for all epochs of a resumed training: its train.log restarted)."""
+    from espnet_warmup.recipe.analysis.logs import parse_train_log
+
+    log = parse_train_log(exp / "train.log")
+    accum = 1
+    if (exp / "config.yaml").is_file():
+        accum = int((yaml.safe_load((exp / "config.yaml").read_text()) or {}).get("accum_grad", 1) or 1)
+    resumed = (exp / "train.1.log").exists()
+    updates, seconds = {}, {}
+    for ep in log.epochs:
+        if ep.step is not None:
+            updates[ep.epoch] = ep.step // accum
+        seconds[ep.epoch] = (None if resumed or ep.time is None or log.first_time is None
+                             else (ep.time - log.first_time).total_seconds())
+    return updates, seconds
+
+
+def _wer(scores: Path) -> float | None:
+    if not scores.is_file():
+        return None
+    return float(json.loads(scores.read_text())["wer"]["all"]["err"])
+
+
+def test_wer(exp: Path, model_stem: str, test_set: str) -> float | None:
+    """The WER of ``<exp>/decode*_asr_model_<model_stem>/<test_set>/scores.json``, None if not scored."""
+    for scores in sorted(exp.glob(f"decode*_asr_model_{model_stem}/{test_set}/scores.json")):
+        return _wer(scores)
+    return None
+
+
+def run_result(exp: Path, target: float | None, test_set: str = "test_it") -> dict | None:
+    """One finished run (checkpoint selection and test score present), or None."""
+    sel = exp / "checkpoint_selection.json"
+    wer = test_wer(exp, "valid.wer.best", test_set)
+    if not sel.is_file() or wer is None:
+        return None
+    selection = json.loads(sel.read_text())
+    dev = {int(r["epoch"]): float(r["wer"]) for r in selection["rows"]}
+    updates, seconds = epoch_progress(exp) if (exp / "train.log").is_file() else ({}, {})
+    return {"exp": str(exp), "dev_wer": dev, "updates": updates, "seconds": seconds,
+            "best_epoch": selection["best_epoch"], "best_dev_wer": selection["wer"], "test_wer": wer,
+            "target": time_to_target(dev, updates, seconds, target) if target is not None else None}
+
+
+def retarget(runs: Iterable[dict], target: float) -> None:
+    for r in runs:
+        r["target"] = time_to_target(r["dev_wer"], r["updates"], r["seconds"], target)
+
+
+def auto_target(runs: list[dict]) -> float | None:
+    """The highest best dev WER of the runs: every run reaches it."""
+    bests = [r["best_dev_wer"] for r in runs if r["best_dev_wer"] is not None and math.isfinite(r["best_dev_wer"])]
+    return max(bests) if bests else None
+
+
+# ---------------------------------------------------------------------------- aggregation and report
+def aggregate(runs: list[dict]) -> list[dict]:
+    """One row per (policy, mode), scratch first, then in the order first met: the seeds and the
+    spread (mean, sample sd, min, max; ``missing`` = runs without a value) of updates and seconds to
+    the target, test WER, best dev WER and best epoch; ``x_scratch``: mean updates to target over the
+    scratch runs' mean."""
+    from espnet_warmup.recipe.report import Spread
+
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in sorted(runs, key=lambda r: r["policy"] != "scratch"):
+        groups.setdefault((r["policy"], r["mode"]), []).append(r)
+    rows = []
+    for (policy, mode), rs in groups.items():
+        tgt = [r.get("target") or {} for r in rs]
+        rows.append({
+            "policy": policy, "mode": mode, "seeds": [r["seed"] for r in rs],
+            "reached": sum(1 for t in tgt if t),
+            "updates_to_target": Spread.of([t.get("updates") for t in tgt]),
+            "seconds_to_target": Spread.of([t.get("seconds") for t in tgt]),
+            "test_wer": Spread.of([r["test_wer"] for r in rs]),
+            "best_dev_wer": Spread.of([r["best_dev_wer"] for r in rs]),
+            "best_epoch": Spread.of([r["best_epoch"] for r in rs]),
+        })
+    scratch = next((row for row in rows if row["policy"] == "scratch"), None)
+    for row in rows:
+        base = scratch["updates_to_target"]["mean"] if scratch else None
+        mine = row["updates_to_target"]["mean"]
+        row["x_scratch"] = mine / base if base and mine is not None else None
+    return rows
+
+
+def render(result: dict) -> str:
+    t = result.get("target_wer")
+    md = [f"# Fine-tuning EN -> IT: frozen encoder vs whole model, three warmups, vs scratch "
+          f"({result['finished']} of {result['finished'] + len(result['missing'])} runs finished)", "",
+          f"Pretrained: `{result['pretrained']}` ({PRETRAIN_CONFIG}, English only, seed {PRETRAIN_SEED}); "
+          f"seeds {', '.join(map(str, result['seeds']))}; target dev WER "
+          f"{'-' if t is None else f'{t:.2f}'}% ({result['target_rule']}).", ""]
+    pre = result.get("pretrained_wer") or {}
+    if pre:
+        md += ["Pretrained model, no fine-tuning: " + ", ".join(
+            f"{k} WER {'-' if v is None else f'{v:.2f}'}%" for k, v in pre.items()), ""]
+    md += ["|run|mode|seeds|reached target|updates to target|x scratch|wall s to target|best dev WER %|"
+           "best epoch|test WER % (chosen by dev WER)|", "|---|---|---|---|---|---|---|---|---|---|"]
+    for row in result["rows"]:
+        x = row["x_scratch"]
+        md.append(f"|{row['policy']}|{row['mode']}|{len(row['seeds'])}|{row['reached']} of {len(row['seeds'])}|"
+                  f"{row['updates_to_target'].cell(0)}|{'-' if x is None else f'{x:.2f}'}|"
+                  f"{row['seconds_to_target'].cell(0)}|{row['best_dev_wer'].cell()}|{row['best_epoch'].cell(1)}|"
+                  f"{row['test_wer'].cell()}|")
+    md += ["", "Cells: mean \u00b1 sample sd [min\u2013max] over the seeds; `(k of n)`: only k runs have a value "
+           "(the others never reached the target). Updates and wall time are at the end of the first epoch whose "
+           "checkpoint's decoded dev WER is at most the target (resolution: one epoch); wall time is training and "
+           "ESPnet's validation, from train.log. `x scratch`: mean updates to target over the scratch runs' mean.", ""]
+    if result["missing"]:
+        md += [f"Not finished yet: {', '.join(result['missing'])} (rerun the script: finished runs are skipped).", ""]
+    return "\n".join(md)
+
+
+def summarize(recipe: Path, out: Path, seeds: list[int], policies: list[str], modes: list[str],
+              target_wer: float | None) -> dict:
+    """Read every run of the study that finished, write <out>.md and <out>.json; ``target_wer`` None: auto."""
+    os.environ.setdefault("ESPNET_WARMUP_QUIET_IMPORTS", "1")
+    expected = [(p, m, s) for p in policies for m in modes for s in seeds] + [("scratch", "-", s) for s in seeds]
+    runs, missing = [], []
+    for policy, mode, seed in expected:
+        exp = recipe / TARGET_EXPDIR / exp_name(policy, mode, seed)
+        r = run_result(exp, target_wer)
+        if r is None:
+            missing.append(f"{TARGET_EXPDIR}/{exp.name}")
+        else:
+            runs.append({"policy": policy, "mode": mode, "seed": seed, **r})
+    rule = "--target_wer"
+    if target_wer is None:
+        target_wer = auto_target(runs)
+        rule = "auto: the highest best dev WER of the finished runs, so every run reaches it"
+        if target_wer is not None:
+            retarget(runs, target_wer)
+    pre_exp = recipe / Path(pretrained_model()).parent
+    result = {"seeds": seeds, "policies": policies, "modes": modes, "pretrained": pretrained_model(),
+              "pretrained_wer": {s: test_wer(pre_exp, "valid.acc.ave", s) for s in ("test_en", "test_it")},
+              "target_wer": target_wer, "target_rule": rule, "finished": len(runs), "missing": missing,
+              "rows": aggregate(runs), "runs": runs}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".md").write_text(render(result))
+    out.with_suffix(".json").write_text(json.dumps(result, indent=1, default=str))
+    return result
+
+
+def _names(ap: argparse.ArgumentParser, option: str, value: str, allowed: Mapping) -> list[str]:
+    names = [n for n in value.split(",") if n]
+    bad = [n for n in names if n not in allowed]
+    if bad or not names:
+        ap.error(f"{option}: unknown {', '.join(bad) or '(none given)'}; allowed: {', '.join(allowed)}")
+    return names
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workdir", type=Path, default=None,
+                    help="default bench_out/finetune_study (bench_out/finetune_study_smoke with --smoke)")
+    ap.add_argument("--out", type=Path, default=None, help="<out>.md and <out>.json (default: <workdir>/finetune)")
+    ap.add_argument("--seeds", default=None, help='fine-tuning and scratch seeds (default "1 2 3"; "1" with --smoke)')
+    ap.add_argument("--policies", default=None, help=f"comma-separated, of {', '.join(POLICIES)} (default all; "
+                    "linear with --smoke)")
+    ap.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, of {', '.join(MODES)}")
+    ap.add_argument("--target_wer", default=str(DEFAULT_TARGET_WER),
+                    help="dev WER (%%) for 'updates to target', or auto (the highest best dev WER of the runs)")
+    ap.add_argument("--train_args", default="", help="extra asr_train options for every training")
+    ap.add_argument("--smoke", action="store_true", help="tiny corpus and budget, own workdir: a plumbing check")
+    ap.add_argument("--report_only", action="store_true", help="only summarize the finished runs")
+    args = ap.parse_args(argv)
+    policies = _names(ap, "--policies", args.policies or ("linear" if args.smoke else ",".join(POLICIES)), POLICIES)
+    modes = _names(ap, "--modes", args.modes, MODES)
+    try:
+        seeds = [int(s) for s in (args.seeds or ("1" if args.smoke else "1 2 3")).split()]
+    except ValueError:
+        ap.error(f"--seeds must be integers, got {args.seeds!r}")
+    if not seeds:
+        ap.error("--seeds: none given")
+    if args.target_wer == "auto":
+        target = None
+    else:
+        try:
+            target = float(args.target_wer)
+        except ValueError:
+            ap.error(f"--target_wer must be a WER in percent or auto, got {args.target_wer!r}")
+        if not 0 <= target <= 100 or not math.isfinite(target):
+            ap.error(f"--target_wer must be in [0, 100], got {args.target_wer}")
+    if len(seeds) < 3 and not args.smoke:
+        print(f"WARNING: {len(seeds)} seed(s): the study's comparisons need at least 3", file=sys.stderr)
+    workdir = args.workdir or Path("bench_out/finetune_study" + ("_smoke" if args.smoke else ""))
+    recipe = workdir / "asr1"
+    out = args.out or workdir / "finetune"
+    train_args = " ".join(a for a in (SMOKE_TRAIN_ARGS if args.smoke else "", args.train_args) if a)
+    make_recipe(recipe)
+    write_scratch_config(recipe)
+    rc = 0
+    if not args.report_only:
+        steps = commands(seeds, policies, modes, train_args, SMOKE_CORPUS if args.smoke else "")
+        for name, opts in steps:
+            code = run(recipe, opts, workdir / f"logs/{name}.log")
+            if code:
+                print(f"{name}: ./run.sh exited {code}; read {workdir / f'logs/{name}.log'} "
+                      "(finished runs are kept; rerun to continue)", file=sys.stderr)
+                rc = code
+                if code >= 128 or name in ("prep", "pretrain_en"):  # a signal, or nothing later can run
+                    break
+            if name == "prep":
+                try:
+                    make_subsets(recipe)
+                except (ValueError, OSError) as err:
+                    print(f"ERROR: language subsets: {err}", file=sys.stderr)
+                    return 1
+    result = summarize(recipe, out, seeds, policies, modes, target)
+    print(f"wrote {out.with_suffix('.md')} ({result['finished']} runs finished, {len(result['missing'])} missing)")
+    return rc
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,208 @@
+"""bench/finetune_study.py: language subsets, time to the target dev WER, the aggregate table, the commands
+(no training: synthetic data dirs and exp dirs)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("finetune_study", ROOT / "bench" / "finetune_study.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _data_dir(path: Path) -> Path:
+    """A 4-utterance bilingual data dir (2 English, 2 Italian speakers' utterances)."""
+    path.mkdir(parents=True)
+    utts = [("enus-m1-train00000", "enus-m1", "en", "turn on the light"),
+            ("enus-m1-train00002", "enus-m1", "en", "call three"),
+            ("it-m1-train00001", "it-m1", "it", "accendi la luce"),
+            ("it-m2-train00003", "it-m2", "it", "sette")]
+    utts.sort(key=lambda u: u[0].encode())
+    (path / "wav.scp").write_text("".join(f"{u} /audio/{u}.wav\n" for u, *_ in utts))
+    (path / "text").write_text("".join(f"{u} <{lang}> {words}\n" for u, _, lang, words in utts))
+    (path / "utt2spk").write_text("".join(f"{u} {s}\n" for u, s, *_ in utts))
+    (path / "utt2lang").write_text("".join(f"{u} {lang}\n" for u, _, lang, _ in utts))
+    (path / "utt2dur").write_text("".join(f"{u} 1.500\n" for u, *_ in utts))
+    spk: dict[str, list[str]] = {}
+    for u, s, *_ in utts:
+        spk.setdefault(s, []).append(u)
+    (path / "spk2utt").write_text("".join(f"{s} {' '.join(us)}\n" for s, us in sorted(spk.items())))
+    return path
+
+
+def test_a_language_subset_keeps_only_that_language_in_every_file_and_is_made_once(tmp_path):
+    mod = _module()
+    src = _data_dir(tmp_path / "data" / "train")
+    dst = tmp_path / "data" / "train_it"
+    assert mod.subset_by_lang(src, dst, "it") == (2, True)
+    assert (dst / "wav.scp").read_text() == ("it-m1-train00001 /audio/it-m1-train00001.wav\n"
+                                             "it-m2-train00003 /audio/it-m2-train00003.wav\n")
+    assert (dst / "text").read_text() == "it-m1-train00001 <it> accendi la luce\nit-m2-train00003 <it> sette\n"
+    assert (dst / "utt2lang").read_text() == "it-m1-train00001 it\nit-m2-train00003 it\n"
+    assert (dst / "utt2dur").read_text() == "it-m1-train00001 1.500\nit-m2-train00003 1.500\n"
+    assert (dst / "spk2utt").read_text() == "it-m1 it-m1-train00001\nit-m2 it-m2-train00003\n"
+    assert (dst / ".done").read_text().startswith("subset lang=it of train: ")
+    mtime = (dst / "text").stat().st_mtime_ns
+    assert mod.subset_by_lang(src, dst, "it") == (2, False)  # the same source: kept
+    assert (dst / "text").stat().st_mtime_ns == mtime
+    assert mod.subset_by_lang(src, tmp_path / "data" / "train_en", "en") == (2, True)
+    assert (tmp_path / "data" / "train_en" / "utt2spk").read_text() == (
+        "enus-m1-train00000 enus-m1\nenus-m1-train00002 enus-m1\n")
+    # a changed source redoes the subset
+    (src / "text").write_text((src / "text").read_text().replace("sette", "otto"))
+    assert mod.subset_by_lang(src, dst, "it") == (2, True)
+    assert "otto" in (dst / "text").read_text()
+
+
+def test_a_subset_without_utt2lang_or_without_that_language_is_refused(tmp_path):
+    mod = _module()
+    src = _data_dir(tmp_path / "train")
+    with pytest.raises(ValueError, match=r"train/utt2lang: no utterance of language 'fr'"):
+        mod.subset_by_lang(src, tmp_path / "train_fr", "fr")
+    assert not (tmp_path / "train_fr").exists()
+    (src / "utt2lang").unlink()
+    with pytest.raises(ValueError, match=r"train/utt2lang not found: cannot subset"):
+        mod.subset_by_lang(src, tmp_path / "train_it", "it")
+
+
+def test_time_to_target_is_the_first_epoch_at_or_below_the_target():
+    mod = _module()
+    dev = {1: 40.0, 2: 12.5, 3: 9.0, 4: 10.0, 5: 7.0}
+    updates = {e: 100 * e for e in dev}
+    seconds = {e: 61.5 * e for e in dev}
+    assert mod.time_to_target(dev, updates, seconds, 10.0) == {"epoch": 3, "updates": 300, "seconds": 184.5}
+    assert mod.time_to_target(dev, updates, seconds, 12.5) == {"epoch": 2, "updates": 200, "seconds": 123.0}
+    assert mod.time_to_target(dev, updates, seconds, 5.0) is None
+    assert mod.time_to_target({2: 3.0, 1: float("nan")}, {2: 20}, {}, 5.0) == {"epoch": 2, "updates": 20, "seconds": None}
+
+
+def _exp(root: Path, name: str, dev_wers: list[float], test_wer: float, accum: int = 2, resumed: bool = False,
+         iters: int = 200) -> Path:
+    """A finished exp dir as the recipe leaves it: train.log, config.yaml, checkpoint_selection.json, test scores."""
+    exp = root / name
+    exp.mkdir(parents=True)
+    head = "[host] 2026-01-01 00:{:02d}:{:02d},000 (trainer:811) INFO: "
+    lines = [head.format(0, 0) + f"1/{len(dev_wers)}epoch started"]
+    for e in range(1, len(dev_wers) + 1):
+        lines.append(head.format(e, 30) + f"{e}epoch results: [train] loss=10.000, total_count={iters * e}, "
+                     "[valid] loss=5.000, acc=0.500")
+    (exp / "train.log").write_text("\n".join(lines) + "\n")
+    if resumed:
+        (exp / "train.1.log").write_text("")
+    (exp / "config.yaml").write_text(yaml.safe_dump({"accum_grad": accum}))
+    rows = [{"epoch": e, "file": f"{e}epoch.pth", "wer": w, "cer": w / 2} for e, w in enumerate(dev_wers, 1)]
+    best = min(rows, key=lambda r: (r["wer"], -r["epoch"]))
+    (exp / "checkpoint_selection.json").write_text(json.dumps(
+        {"set": "dev_it", "best_epoch": best["epoch"], "best_file": best["file"], "wer": best["wer"], "rows": rows}))
+    d = exp / "decode_asr_model_valid.wer.best" / "test_it"
+    d.mkdir(parents=True)
+    (d / "scores.json").write_text(json.dumps({"wer": {"all": {"err": test_wer}}, "cer": {"all": {"err": 1.0}}}))
+    return exp
+
+
+def test_a_run_result_reads_dev_wer_per_epoch_updates_and_wall_time(tmp_path):
+    mod = _module()
+    exp = _exp(tmp_path, "asr_x", [30.0, 8.0, 6.0], 7.25)
+    r = mod.run_result(exp, 10.0)
+    assert r["dev_wer"] == {1: 30.0, 2: 8.0, 3: 6.0}
+    assert r["updates"] == {1: 100, 2: 200, 3: 300}  # 200 iterations per epoch, accum_grad 2
+    assert r["seconds"] == {1: 90.0, 2: 150.0, 3: 210.0}  # from the log's first timestamp (00:00:00)
+    assert r["target"] == {"epoch": 2, "updates": 200, "seconds": 150.0}
+    assert (r["best_epoch"], r["best_dev_wer"], r["test_wer"]) == (3, 6.0, 7.25)
+    resumed = mod.run_result(_exp(tmp_path, "asr_y", [9.0], 8.0, resumed=True), 10.0)
+    assert resumed["target"] == {"epoch": 1, "updates": 100, "seconds": None}  # a restarted train.log: no wall time
+    assert mod.run_result(tmp_path / "asr_missing", 10.0) is None
+
+
+def test_the_summary_aggregates_seeds_with_scratch_as_reference_and_names_missing_runs(tmp_path):
+    mod = _module()
+    it = tmp_path / mod.TARGET_EXPDIR
+    # scratch: reaches 10% at epochs 4 and 6 (accum 2: 100 updates per epoch)
+    _exp(it, mod.exp_name("scratch", "-", 1), [90, 50, 20, 9, 8, 7, 7, 7], 8.0)
+    _exp(it, mod.exp_name("scratch", "-", 2), [90, 60, 30, 15, 12, 9, 8, 8], 10.0)
+    # linear, frozen: epochs 1 and 2; seed 3 never
+    _exp(it, mod.exp_name("linear", "frozen", 1), [9.5, 8, 8], 9.0)
+    _exp(it, mod.exp_name("linear", "frozen", 2), [11, 10, 9], 11.0)
+    _exp(it, mod.exp_name("linear", "frozen", 3), [30, 25, 20], 21.0)
+    result = mod.summarize(tmp_path, tmp_path / "s", [1, 2, 3], ["linear"], ["frozen"], 10.0)
+    rows = {(r["policy"], r["mode"]): r for r in result["rows"]}
+    assert [r["policy"] for r in result["rows"]] == ["scratch", "linear"]  # scratch first
+    scratch, lin = rows[("scratch", "-")], rows[("linear", "frozen")]
+    assert scratch["seeds"] == [1, 2] and scratch["reached"] == 2
+    assert scratch["updates_to_target"]["mean"] == 500 and scratch["updates_to_target"]["sd"] == pytest.approx(141.4214, abs=1e-4)
+    assert lin["reached"] == 2 and lin["updates_to_target"]["missing"] == 1
+    assert lin["updates_to_target"]["mean"] == 150 and lin["x_scratch"] == pytest.approx(0.3)
+    assert lin["seconds_to_target"]["mean"] == 120.0  # epochs 1 and 2 end at 90 s and 150 s
+    assert lin["test_wer"]["mean"] == pytest.approx(41 / 3) and lin["test_wer"]["sd"] == pytest.approx(6.4291, abs=1e-4)
+    assert result["missing"] == [f"{mod.TARGET_EXPDIR}/asr_scratch_linear_warmup_seed3"]
+    md = (tmp_path / "s.md").read_text()
+    assert "|scratch|-|2|2 of 2|500 \u00b1 141 [400\u2013600]|1.00|" in md
+    assert "|linear|frozen|3|2 of 3|150 \u00b1 71 [100\u2013200] (2 of 3)|0.30|120 \u00b1 42 [90\u2013150] (2 of 3)|" in md
+    assert "Not finished yet: exp_it/asr_scratch_linear_warmup_seed3" in md
+    data = json.loads((tmp_path / "s.json").read_text())
+    assert data["target_wer"] == 10.0 and data["finished"] == 5
+    # auto: the highest best dev WER (linear seed 3's 20.0), which every run reaches
+    auto = mod.summarize(tmp_path, tmp_path / "a", [1, 2, 3], ["linear"], ["frozen"], None)
+    assert auto["target_wer"] == 20.0
+    assert all(r["reached"] == len(r["seeds"]) for r in auto["rows"])
+    assert {r["policy"]: r["updates_to_target"]["mean"] for r in auto["rows"]} == {
+        "scratch": 350, "linear": pytest.approx(500 / 3)}
+
+
+def test_the_commands_point_training_at_the_language_subsets_and_the_pretrained_model():
+    mod = _module()
+    cmds = dict(mod.commands([1, 2, 3], ["linear", "exp", "wsd"], ["frozen", "whole"]))
+    assert list(cmds) == ["prep", "pretrain_en", "finetune_frozen", "finetune_whole", "scratch_it"]
+    assert cmds["prep"] == ["--stage", "1", "--stop_stage", "5", "--train_config", "conf/train_linear_warmup.yaml"]
+    pre = cmds["pretrain_en"]
+    assert pre[pre.index("--train_set") + 1] == "train_en" and pre[pre.index("--test_sets") + 1] == "test_en test_it"
+    assert pre[pre.index("--seeds") + 1] == "1" and "--train_args" not in pre
+    whole = cmds["finetune_whole"]
+    assert whole[whole.index("--pretrained_model") + 1] == "exp_en/asr_train_linear_warmup_seed1/valid.acc.ave.pth"
+    assert whole[whole.index("--train_config") + 1] == (
+        "conf/finetune_linear_warmup.yaml conf/finetune_exp_warmup.yaml conf/finetune_wsd.yaml")
+    assert whole[whole.index("--train_args") + 1] == "--freeze_param"
+    assert whole[whole.index("--valid_set") + 1] == "dev_it" and whole[whole.index("--skip_stages") + 1] == "5"
+    assert whole[:2] == ["--stage", "2"]  # the Italian sets are formatted (stages 3-4) by the Italian runs
+    assert "--train_args" not in cmds["finetune_frozen"]
+    assert cmds["scratch_it"][-2:] == ["--train_config", "ft_conf/scratch_linear_warmup.yaml"]
+    smoke = dict(mod.commands([1], ["linear"], ["whole"], "--max_epoch 2", "--num_train 300"))
+    assert smoke["prep"][-2:] == ["--local_data_opts", "--num_train 300"]
+    assert smoke["finetune_whole"][-2:] == ["--train_args", "--freeze_param --max_epoch 2"]
+    assert (mod.exp_name("wsd", "whole", 2), mod.exp_name("scratch", "-", 1)) == (
+        "asr_finetune_wsd_whole_seed2", "asr_scratch_linear_warmup_seed1")
+
+
+def test_the_scratch_config_is_the_pretraining_config_with_the_finetuning_budget(tmp_path):
+    mod = _module()
+    assert mod.write_scratch_config(tmp_path) == "ft_conf/scratch_linear_warmup.yaml"
+    conf = yaml.safe_load((tmp_path / "ft_conf/scratch_linear_warmup.yaml").read_text())
+    base = yaml.safe_load((ROOT / "conf/train_linear_warmup.yaml").read_text())
+    assert (conf["accum_grad"], conf["num_iters_per_epoch"], conf["max_epoch"], conf["keep_nbest_models"]) == (2, 200, 8, 8)
+    assert {k: v for k, v in conf.items() if k not in mod.BUDGET_KEYS} == {
+        k: v for k, v in base.items() if k not in mod.BUDGET_KEYS}
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--policies", "cosine"], "--policies: unknown cosine; allowed: linear, exp, wsd"),
+    (["--modes", "half"], "--modes: unknown half; allowed: frozen, whole"),
+    (["--target_wer", "low"], "--target_wer must be a WER in percent or auto, got 'low'"),
+    (["--target_wer", "150"], "--target_wer must be in [0, 100], got 150"),
+    (["--seeds", "a"], "--seeds must be integers"),
+])
+def test_bad_options_are_refused_naming_the_option(argv, message, capsys, tmp_path):
+    mod = _module()
+    with pytest.raises(SystemExit) as e:
+        mod.main(argv + ["--report_only", "--workdir", str(tmp_path)])
+    assert e.value.code == 2
+    assert message in capsys.readouterr().err
