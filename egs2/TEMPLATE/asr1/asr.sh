@@ -22,6 +22,9 @@ min() {
     local a=$1 b=$2
     if [ "$a" -lt "$b" ]; then echo "$a"; else echo "$b"; fi
 }
+cpu_cores() {  # the cores this process may use; GNU nproc would answer OMP_NUM_THREADS (path.sh sets 1)
+    env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc
+}
 # Signals: TERM (kill, a cluster's preemption), INT (Ctrl-C), HUP (a closed terminal) stop every
 # job of the run: the trap passes the signal on to every descendant (stage subshells, the monitor,
 # run.pl's tasks; slurm.pl scancels its Slurm jobs), waits for them to end (bounded, then SIGKILL),
@@ -757,7 +760,8 @@ stage_11_train() {
     # On a CPU, training may use every core (path.sh sets OMP_NUM_THREADS=1 for parallel jobs),
     # shared by the --train_jobs trainings that run at the same time.
     if [ "${ngpu}" -eq 0 ] && [ "${train_nthreads}" -eq 0 ]; then
-        train_nthreads=$(( $(nproc) / train_jobs > 0 ? $(nproc) / train_jobs : 1 ))
+        local cores; cores=$(cpu_cores)
+        train_nthreads=$(( cores / train_jobs > 0 ? cores / train_jobs : 1 ))
     fi
     if [ "${train_jobs}" -le 1 ]; then
         for i in "${!run_configs[@]}"; do train_one "${run_configs[${i}]}" "${run_seeds[${i}]}"; done
