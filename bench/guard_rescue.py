@@ -13,7 +13,7 @@ training, decoding and scoring (the recipe's stage markers).
 
 Usage (from the repository root)::
 
-    python3 bench/guard_rescue.py [--workdir bench_out/guard_rescue] [--setting deep12_postln] \\
+    python3 bench/guard_rescue.py [--workdir bench_out/guard_rescue] [--out <workdir>/rescue] [--setting deep12_postln] \\
         [--policy poly] [--peak 1.0] [--seeds "1 2 3"] [--train_jobs 2] [--report_only]
 """
 
@@ -111,8 +111,8 @@ def summarize(recipe: Path, configs: dict[str, str], seeds: list[str], out: Path
     md += ["", "Cells: mean \u00b1 sample sd [min\u2013max] over the seeds. 'diverged' is the divergence "
            "monitor's verdict on train.log (the training ran to its end: the recipe's monitor does not stop it).", ""]
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".md").write_text("\n".join(md))
-    out.with_suffix(".json").write_text(json.dumps(result, indent=1, default=str))
+    (out.parent / f"{out.name}.md").write_text("\n".join(md))  # not with_suffix: a name like rescue_lr1.0 has a dot
+    (out.parent / f"{out.name}.json").write_text(json.dumps(result, indent=1, default=str))
     return result
 
 
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
     meta = {"setting": args.setting, "policy": args.policy, "peak": args.peak, "policy_config": POLICIES[args.policy]}
     summarize(recipe, configs, seeds, out, meta)
-    print(f"wrote {out.with_suffix('.md')}")
+    print(f"wrote {out.parent / (out.name + '.md')}")
     return rc
 
 

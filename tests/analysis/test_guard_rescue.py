@@ -62,13 +62,13 @@ def test_the_table_has_each_runs_verdict_interventions_and_wer_and_the_means(tmp
     _exp(tmp_path, "asr_p_seed1", [10.0 + 2 * i for i in range(n)], [1.0] * n, wer=99.5)  # loss rising: diverged
     _exp(tmp_path, "asr_g_seed1", [10.0 - 0.1 * i for i in range(n)], [1.0] * n, guard=(7, 12), wer=8.0)
     res = mod.summarize(tmp_path, {"poly": "rescue_conf/p.yaml", "poly + guard": "rescue_conf/g.yaml"}, ["1", "2"],
-                        tmp_path / "out", {"setting": "deep12_postln", "policy": "poly", "peak": 1.0,
+                        tmp_path / "out.lr1.0", {"setting": "deep12_postln", "policy": "poly", "peak": 1.0,
                                            "policy_config": "conf/train_poly_warmup.yaml"})
     p, g = res["runs"]["poly"][0], res["runs"]["poly + guard"][0]
     assert p["status"] == "diverged" and p["test_wer"] == 99.5 and p["interventions"] == 0
     assert g["status"] == "stable" and g["interventions"] == 2 and g["intervention_updates"] == [7, 12]
     assert res["summary"]["poly"]["diverged"] == 1 and res["summary"]["poly + guard"]["diverged"] == 0
-    md = (tmp_path / "out.md").read_text()
+    md = (tmp_path / "out.lr1.0.md").read_text()
     assert "|poly + guard|1|stable|8.1|1.0|2 (7,12)|8.0|" in md
     assert "|poly|2|not run|" in md  # seed 2 has no exp dir
     assert "|poly + guard|0 of 1|" in md
