@@ -84,7 +84,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-LINKS = ("run.sh", "asr.sh", "path.sh", "cmd.sh", "db.sh", "utils", "local", "conf")
+sys.path.insert(0, str(ROOT / "bench"))
+from stability_study import make_recipe  # noqa: E402  (the recipe dir of links to this checkout)
 PRETRAIN_CONFIG = "conf/train_linear_warmup.yaml"
 PRETRAIN_SEED = 1
 PRETRAIN_EXPDIR = "exp_en"
@@ -116,14 +117,6 @@ def exp_name(policy: str, mode: str, seed: int) -> str:
     if policy == "scratch":
         return f"asr_{Path(SCRATCH_CONFIG).stem}_seed{seed}"
     return f"asr_{Path(POLICIES[policy]).stem}_{mode}_seed{seed}"
-
-
-def make_recipe(recipe: Path) -> None:
-    recipe.mkdir(parents=True, exist_ok=True)
-    for name in LINKS:
-        link = recipe / name
-        if not link.is_symlink():
-            link.symlink_to(ROOT / name)
 
 
 # ---------------------------------------------------------------------------- data subsets

@@ -31,17 +31,14 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from stability_study import BASE, GUARDED, POLICIES, SETTINGS, make_recipe, run  # noqa: E402
+from stability_study import BASE, GUARDED, POLICIES, SETTINGS, make_recipe, run, setting_conf  # noqa: E402
 
 
 def write_config(recipe: Path, setting: str, policy_config: str, peak: float, name: str) -> str:
     """The setting's model (the study's encoder) with the policy's optimizer LR set to ``peak`` and its
     scheduler as the policy config has it (the recipe budget); written when missing or different."""
-    desc, enc = SETTINGS[setting]
-    conf = yaml.safe_load((ROOT / BASE).read_text())
-    conf["encoder_conf"].update(enc)
-    if enc.get("linear_units"):
-        conf["decoder_conf"]["linear_units"] = enc["linear_units"]
+    desc = SETTINGS[setting][0]
+    conf = setting_conf(setting)
     policy = yaml.safe_load((ROOT / policy_config).read_text())
     conf["scheduler"], conf["scheduler_conf"] = policy["scheduler"], policy["scheduler_conf"]
     conf["optim_conf"] = {**conf.get("optim_conf", {}), "lr": float(peak)}

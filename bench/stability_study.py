@@ -67,13 +67,20 @@ def make_recipe(recipe: Path) -> None:
             link.symlink_to(ROOT / name)
 
 
-def setting_config(recipe: Path, setting: str, tag: str = "") -> str:
-    """Write the setting's base config (when missing or different); return its path in the recipe dir."""
-    desc, enc = SETTINGS[setting]
+def setting_conf(setting: str) -> dict:
+    """The base config with the setting's encoder (and the decoder's feed-forward width to match)."""
+    enc = SETTINGS[setting][1]
     conf = yaml.safe_load((ROOT / BASE).read_text())
     conf["encoder_conf"].update(enc)
     if enc.get("linear_units"):
         conf["decoder_conf"]["linear_units"] = enc["linear_units"]
+    return conf
+
+
+def setting_config(recipe: Path, setting: str, tag: str = "") -> str:
+    """Write the setting's base config (when missing or different); return its path in the recipe dir."""
+    desc = SETTINGS[setting][0]
+    conf = setting_conf(setting)
     text = (f"# Written by bench/stability_study.py: {BASE} with the encoder replaced ({desc}).\n"
             + yaml.safe_dump(conf, sort_keys=False))
     path = recipe / "stab_conf" / f"train_{setting}{'_' + tag if tag else ''}.yaml"

@@ -11,12 +11,11 @@ seconds (30 in OWSM, 1 here) and takes the timestamp symbols as a range of token
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-from tiny_asr import make_data
+from tiny_asr import make_data, run_training
 
 #: OWSM's special symbols (a language, the ASR task, no timestamps, two time symbols), user-defined in the BPE
 SPECIALS = ["<na>", "<nolang>", "<en>", "<asr>", "<notimestamps>", "<0.00>", "<0.02>"]
@@ -78,9 +77,4 @@ def s2t_command(data: Path, outdir: Path, *extra: str) -> list[str]:
 
 
 def run_s2t(data: Path, outdir: Path, *extra: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
-    proc = subprocess.run(s2t_command(data, outdir, *extra), capture_output=True, text=True, timeout=timeout,
-                          env=env)
-    if proc.returncode != 0:
-        raise AssertionError(f"s2t_train failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
-    return proc
+    return run_training(s2t_command(data, outdir, *extra), timeout)

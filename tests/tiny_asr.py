@@ -70,13 +70,18 @@ def train_command(data: Path, outdir: Path, *extra: str) -> list[str]:
     ]
 
 
-def run_train(data: Path, outdir: Path, *extra: str, timeout: int = 300) -> subprocess.CompletedProcess:
+def run_training(cmd: list[str], timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run a training command line (one thread, warnings off); its stderr tail on failure."""
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
-    proc = subprocess.run(train_command(data, outdir, *extra), capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     if proc.returncode != 0:
-        raise AssertionError(f"asr_train failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+        what = next((a.rsplit(".", 1)[-1] for a in cmd if a.startswith("espnet2.bin.")), cmd[0])
+        raise AssertionError(f"{what} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
     return proc
+
+
+def run_train(data: Path, outdir: Path, *extra: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    return run_training(train_command(data, outdir, *extra), timeout)
 
 
 _LR_RE = re.compile(r"(\d+)epoch:train:(\d+)-(\d+)batch: .*?optim0_lr0=([0-9.eE+-]+|nan)")
