@@ -21,7 +21,7 @@ report (stage 14's, ``espnet-warmup report``) is written over every finished run
 Usage (from the repository root; ~10 min per two trainings on a 2-core CPU, 33 trainings)::
 
     python3 bench/seed_study.py [--workdir bench_out/seed_study] [--out bench_out/seed_study/study] \\
-        [--seeds "1 2 3"] [--groups paper,cosine,powers] [--report_only]
+        [--seeds "1 2 3"] [--groups paper,cosine,powers,transducer] [--report_only]
 """
 
 from __future__ import annotations
@@ -64,6 +64,14 @@ GROUPS: dict[str, list[tuple[str, str, dict | None]]] = {
         (f"polynomial {p} + inverse-sqrt", f"study_conf/train_poly_p{p}.yaml",
          {"shape": "polynomial", "power": p, "warmup_steps": 250, "tail": "inverse_sqrt"})
         for p in (1.0, 1.2, 2.0)  # 1.5 is conf/train_poly_warmup.yaml (group paper)
+    ],
+    # The paper's four warmups on the Conformer-transducer (issue 15): same encoder, data, budget and
+    # schedulers as group paper, the attention decoder replaced by the sample-wise RNN-T loss.
+    "transducer": [
+        ("transducer: linear + inverse-sqrt", "conf/train_transducer_linear_warmup.yaml", None),
+        ("transducer: OWSM piecewise-linear + inverse-sqrt", "conf/train_transducer_owsm_warmup.yaml", None),
+        ("transducer: polynomial 1.5 + inverse-sqrt", "conf/train_transducer_poly_warmup.yaml", None),
+        ("transducer: exponential + inverse-sqrt", "conf/train_transducer_exp_warmup.yaml", None),
     ],
 }
 
@@ -109,16 +117,18 @@ def finished(recipe: Path, config: str, seed: int) -> bool:
     return any(exp.glob("decode_*/*/score_wer/result.txt")) and any(exp.glob("decode_*/*/scores.json"))
 
 
-def summarize(recipe: Path, out: Path, seeds: list[int], target_acc: float | None = None) -> dict:
+def summarize(recipe: Path, out: Path, seeds: list[int], target_acc: float | None = None,
+              groups: list[str] | None = None) -> dict:
     os.environ.setdefault("ESPNET_WARMUP_QUIET_IMPORTS", "1")  # no import notices in the summary
     from espnet_warmup.recipe.analysis.curves import summary_row
     from espnet_warmup.recipe.analysis.runs import load_run
     from espnet_warmup.recipe.report import build_report
 
     labels = {Path(c).stem: (g, label) for g, items in GROUPS.items() for label, c, _ in items}
+    groups = list(GROUPS) if groups is None else groups
     done, missing = [], []
-    for items in GROUPS.values():
-        for _, config, _ in items:
+    for group in groups:
+        for _, config, _ in GROUPS[group]:
             for seed in seeds:
                 (done if finished(recipe, config, seed) else missing).append(exp_name(config, seed))
     result: dict = {"seeds": seeds, "finished": len(done), "missing": missing, "groups": []}
@@ -138,7 +148,7 @@ def summarize(recipe: Path, out: Path, seeds: list[int], target_acc: float | Non
           f"Seeds: {', '.join(map(str, seeds))}; target validation accuracy "
           f"{result.get('target_acc', '-')} (--target_acc; default 90% of the lowest best validation accuracy "
           "of the runs, so every run reaches it).", ""]
-    for group in GROUPS:
+    for group in groups:
         rows = [g for g in result["groups"] if g["group"] == group]
         if not rows:
             continue
@@ -200,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
                 rc = code
                 if code >= 128:  # a signal: stop the study
                     break
-    result = summarize(recipe, out, seeds, args.target_acc)
+    result = summarize(recipe, out, seeds, args.target_acc, groups)
     print(f"wrote {out.with_suffix('.md')} ({result['finished']} runs finished, {len(result['missing'])} missing)")
     return rc
 
