@@ -59,11 +59,20 @@ Usage (from the repository root; 19 trainings of ~5-10 min each on a 2-core CPU,
 
     python3 bench/finetune_study.py [--workdir bench_out/finetune_study] [--out <workdir>/finetune] \\
         [--seeds "1 2 3"] [--policies linear,exp,wsd] [--modes frozen,whole] [--target_wer 10|auto] \\
-        [--train_args "..."] [--report_only] [--smoke]
+        [--train_args "..."] [--results_dir DIR] [--report_only] [--smoke]
 
 ``--smoke``: a tiny corpus (300/40/40 utterances) and budget (2 epochs of 10 mini-batches) in its own
 workdir (bench_out/finetune_study_smoke), seed 1, the linear policy unless ``--policies`` is given: it
 checks the plumbing, its numbers mean nothing.
+
+``--results_dir DIR``: the study in pieces (it is longer than a session on a 2-core machine). Every run
+finished in the workdir is also written to ``DIR/<exp name>__<sha8>.json`` (its dev WER per epoch,
+updates, wall times, test WER, the machine and commit; sha8 = the pretrained model's sha256 prefix,
+so runs fine-tuned from another pretraining never replace these) and ``DIR/pretrain__<sha8>.json``;
+a run not finished in the workdir is read from DIR. So ``--seeds 1`` on one machine and ``--seeds
+"2 3"`` on another, both with the same DIR, give one table of three seeds, which names the pretrained
+models and machines its runs came from (the same seeded recipe differs between machines: that is part
+of the spread it shows).
 """
 
 from __future__ import annotations
@@ -73,6 +82,7 @@ import hashlib
 import json
 import math
 import os
+import platform
 import shlex
 import subprocess
 import sys
@@ -291,6 +301,76 @@ def auto_target(runs: list[dict]) -> float | None:
     return max(bests) if bests else None
 
 
+# ---------------------------------------------------------------------------- the results dir (across machines)
+def file_sha256(path: Path) -> str | None:
+    if not path.is_file():
+        return None
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def machine() -> dict:
+    """Where a run was made: host, CPU model and count, the checkout's commit, torch and espnet versions."""
+    cpu = next((line.split(":", 1)[1].strip() for line in _read_lines(Path("/proc/cpuinfo"))
+                if line.startswith("model name")), platform.processor() or "?")
+    try:
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = None
+    versions = {}
+    for name in ("torch", "espnet"):
+        try:
+            from importlib.metadata import version
+            versions[name] = version(name)
+        except Exception:  # noqa: BLE001  (not installed here: the record says so)
+            versions[name] = None
+    return {"host": platform.node(), "cpu": cpu, "cores": os.cpu_count(), "commit": commit, **versions}
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text().splitlines()
+    except OSError:
+        return []
+
+
+def archive_run(results_dir: Path, name: str, record: dict) -> Path:
+    """Write one finished run's figures to ``<results_dir>/<name>.json`` (atomically: a half-written file is
+    never read as a result)."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir / f"{name}.json"
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(record, indent=1, default=str) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def load_archived(results_dir: Path | None, name: str) -> dict | None:
+    """An archived run's record, or None (no results dir, no file). A file that is not a run record is an error
+    naming it: a results dir is read, never guessed at."""
+    if results_dir is None:
+        return None
+    path = results_dir / f"{name}.json"
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not a JSON run record ({err})") from None
+    missing = [k for k in ("policy", "mode", "seed", "dev_wer", "test_wer", "best_dev_wer", "pretrained_sha256")
+               if k not in record]
+    if missing:
+        raise ValueError(f"{path}: not a run record of this study (missing {', '.join(missing)})")
+    # JSON keys are strings: epochs back to ints
+    for key in ("dev_wer", "updates", "seconds"):
+        record[key] = {int(k): v for k, v in (record.get(key) or {}).items()}
+    return record
+
+
 # ---------------------------------------------------------------------------- aggregation and report
 def aggregate(runs: list[dict]) -> list[dict]:
     """One row per (policy, mode), scratch first, then in the order first met: the seeds and the
@@ -333,6 +413,16 @@ def render(result: dict) -> str:
     if pre:
         md += ["Pretrained model, no fine-tuning: " + ", ".join(
             f"{k} WER {'-' if v is None else f'{v:.2f}'}%" for k, v in pre.items()), ""]
+    models = result.get("pretrained_models") or {}
+    runs = result.get("runs") or []
+    elsewhere = [r for r in runs if r.get("source", "here") != "here"]
+    if elsewhere or len(models) > 1:
+        md += [f"Runs: {len(runs) - len(elsewhere)} made in this workdir, {len(elsewhere)} read from the results dir. "
+               "Pretrained models (sha256 prefix: machine; its test WERs): " + "; ".join(
+                   f"`{k[:8]}`: {(v.get('machine') or {}).get('host', '?')}, {(v.get('machine') or {}).get('cpu', '?')}"
+                   + "".join(f", {t} {w:.2f}%" for t, w in (v.get("wer") or {}).items() if w is not None)
+                   + f" ({sum(1 for r in runs if (r.get('pretrained_sha256') or '').startswith(k[:8]))} fine-tunings)"
+                   for k, v in models.items()), ""]
     md += ["|run|mode|seeds|reached target|updates to target|x scratch|wall s to target|best dev WER %|"
            "best epoch|test WER % (chosen by dev WER)|", "|---|---|---|---|---|---|---|---|---|---|"]
     for row in result["rows"]:
@@ -351,33 +441,88 @@ def render(result: dict) -> str:
 
 
 def summarize(recipe: Path, out: Path, seeds: list[int], policies: list[str], modes: list[str],
-              target_wer: float | None) -> dict:
-    """Read every run of the study that finished, write <out>.md and <out>.json; ``target_wer`` None: auto."""
+              target_wer: float | None, results_dir: Path | None = None) -> dict:
+    """Read every run of the study that finished, write <out>.md and <out>.json; ``target_wer`` None: auto.
+
+    With ``results_dir``, every run finished here is also written there (``<exp name>__<sha8>.json``, sha8: the
+    first 8 hex digits of the pretrained model's sha256, so runs from another pretrained model never replace
+    these), and a run not finished here is read from there (the record made with this workdir's pretrained
+    model first): a study too long for one machine or session is completed in pieces (``--seeds``) and its
+    table covers every piece, with the pretrained models and machines the runs came from."""
     os.environ.setdefault("ESPNET_WARMUP_QUIET_IMPORTS", "1")
+    pre_exp = recipe / Path(pretrained_model()).parent
+    sha = file_sha256(recipe / pretrained_model())
+    here = machine()
+    pre_wer = {s: test_wer(pre_exp, "valid.acc.ave", s) for s in ("test_en", "test_it")}
+    pretrained = {}
+    if sha is not None:
+        pretrained[sha] = {"wer": pre_wer, "machine": here, "source": "here"}
+        if results_dir is not None and all(v is not None for v in pre_wer.values()):
+            archive_run(results_dir, f"pretrain__{sha[:8]}", {"pretrained_sha256": sha, "wer": pre_wer,
+                                                                "machine": here})
     expected = [(p, m, s) for p in policies for m in modes for s in seeds] + [("scratch", "-", s) for s in seeds]
     runs, missing = [], []
     for policy, mode, seed in expected:
-        exp = recipe / TARGET_EXPDIR / exp_name(policy, mode, seed)
+        name = exp_name(policy, mode, seed)
+        exp = recipe / TARGET_EXPDIR / name
         r = run_result(exp, target_wer)
-        if r is None:
-            missing.append(f"{TARGET_EXPDIR}/{exp.name}")
+        if r is not None:
+            row = {"policy": policy, "mode": mode, "seed": seed, **r, "pretrained_sha256": sha,
+                   "machine": here, "source": "here"}
+            if policy == "scratch":
+                row["pretrained_sha256"] = None  # no pretrained model; kept with the study's for the file name
+            if results_dir is not None and sha is not None:
+                archive_run(results_dir, f"{name}__{sha[:8]}", {k: v for k, v in row.items() if k != "source"})
+            runs.append(row)
+            continue
+        found = None
+        if results_dir is not None:
+            files = sorted(results_dir.glob(f"{name}__*.json"))
+            files.sort(key=lambda f: sha is None or not f.name.endswith(f"__{sha[:8]}.json"))
+            for f in files:
+                found = load_archived(results_dir, f.name[:-len(".json")])
+                if found is not None:
+                    found = {**found, "source": str(f)}
+                    break
+        if found is None:
+            missing.append(f"{TARGET_EXPDIR}/{name}")
         else:
-            runs.append({"policy": policy, "mode": mode, "seed": seed, **r})
+            if target_wer is not None:
+                found["target"] = time_to_target(found["dev_wer"], found["updates"], found["seconds"], target_wer)
+            runs.append(found)
+            key = f.name.rsplit("__", 1)[1][:-len(".json")]
+            if not any(k.startswith(key) for k in pretrained):
+                rec = load_archived_pretrain(results_dir, key)
+                pretrained[rec["pretrained_sha256"] if rec else key] = (
+                    {"wer": rec["wer"], "machine": rec["machine"], "source": "results dir"} if rec
+                    else {"wer": {}, "machine": found.get("machine"), "source": "results dir"})
     rule = "--target_wer"
     if target_wer is None:
         target_wer = auto_target(runs)
         rule = "auto: the highest best dev WER of the finished runs, so every run reaches it"
         if target_wer is not None:
             retarget(runs, target_wer)
-    pre_exp = recipe / Path(pretrained_model()).parent
     result = {"seeds": seeds, "policies": policies, "modes": modes, "pretrained": pretrained_model(),
-              "pretrained_wer": {s: test_wer(pre_exp, "valid.acc.ave", s) for s in ("test_en", "test_it")},
+              "pretrained_wer": pre_wer, "pretrained_models": pretrained,
               "target_wer": target_wer, "target_rule": rule, "finished": len(runs), "missing": missing,
               "rows": aggregate(runs), "runs": runs}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".md").write_text(render(result))
     out.with_suffix(".json").write_text(json.dumps(result, indent=1, default=str))
     return result
+
+
+def load_archived_pretrain(results_dir: Path, sha8: str) -> dict | None:
+    path = results_dir / f"pretrain__{sha8}.json"
+    if not path.is_file():
+        return None
+    try:
+        rec = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not a JSON pretraining record ({err})") from None
+    if not {"pretrained_sha256", "wer", "machine"} <= set(rec):
+        raise ValueError(f"{path}: not a pretraining record of this study (needs pretrained_sha256, wer, machine)")
+    return rec
 
 
 def _names(ap: argparse.ArgumentParser, option: str, value: str, allowed: Mapping) -> list[str]:
@@ -402,6 +547,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train_args", default="", help="extra asr_train options for every training")
     ap.add_argument("--smoke", action="store_true", help="tiny corpus and budget, own workdir: a plumbing check")
     ap.add_argument("--report_only", action="store_true", help="only summarize the finished runs")
+    ap.add_argument("--results_dir", type=Path, default=None,
+                    help="also write every finished run's figures here, and read the runs not finished in this "
+                         "workdir from here (a study completed in pieces, e.g. docs/results/finetune/runs)")
     args = ap.parse_args(argv)
     policies = _names(ap, "--policies", args.policies or ("linear" if args.smoke else ",".join(POLICIES)), POLICIES)
     modes = _names(ap, "--modes", args.modes, MODES)
@@ -445,7 +593,11 @@ def main(argv: list[str] | None = None) -> int:
                 except (ValueError, OSError) as err:
                     print(f"ERROR: language subsets: {err}", file=sys.stderr)
                     return 1
-    result = summarize(recipe, out, seeds, policies, modes, target)
+    try:
+        result = summarize(recipe, out, seeds, policies, modes, target, args.results_dir)
+    except ValueError as err:
+        print(f"ERROR: {err}", file=sys.stderr)
+        return 1
     print(f"wrote {out.with_suffix('.md')} ({result['finished']} runs finished, {len(result['missing'])} missing)")
     return rc
 

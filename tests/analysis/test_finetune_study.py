@@ -206,3 +206,39 @@ def test_bad_options_are_refused_naming_the_option(argv, message, capsys, tmp_pa
         mod.main(argv + ["--report_only", "--workdir", str(tmp_path)])
     assert e.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_results_dir_keeps_each_finished_run_and_completes_a_study_made_in_pieces(tmp_path):
+    mod = _module()
+    # piece 1 (seed 1) in one workdir, piece 2 (seed 2) in another with another pretrained model
+    one, two, results = tmp_path / "one", tmp_path / "two", tmp_path / "results"
+    for workdir, payload in ((one, b"model A"), (two, b"model B")):
+        model = workdir / mod.pretrained_model()
+        model.parent.mkdir(parents=True)
+        model.write_bytes(payload)
+    _exp(one / mod.TARGET_EXPDIR, mod.exp_name("linear", "frozen", 1), [12, 9, 8], 8.5)
+    _exp(two / mod.TARGET_EXPDIR, mod.exp_name("linear", "frozen", 2), [11, 10, 9], 9.5)
+    first = mod.summarize(one, tmp_path / "s1", [1, 2], ["linear"], ["frozen"], 10.0, results)
+    sha_a = mod.file_sha256(one / mod.pretrained_model())
+    assert first["finished"] == 1 and f"{mod.TARGET_EXPDIR}/asr_finetune_linear_warmup_frozen_seed2" in first["missing"]
+    archived = results / f"asr_finetune_linear_warmup_frozen_seed1__{sha_a[:8]}.json"
+    record = json.loads(archived.read_text())
+    assert (record["seed"], record["test_wer"], record["pretrained_sha256"]) == (1, 8.5, sha_a)
+    assert record["machine"]["cores"] and "source" not in record
+    assert not list(results.glob("*.tmp"))
+    second = mod.summarize(two, tmp_path / "s2", [1, 2], ["linear"], ["frozen"], 10.0, results)
+    lin = next(r for r in second["rows"] if r["policy"] == "linear")
+    assert lin["seeds"] == [1, 2] and lin["test_wer"]["mean"] == pytest.approx(9.0)
+    assert lin["updates_to_target"]["mean"] == 200  # both reach 10% at epoch 2 (seed 1 read from its record)
+    by_seed = {r["seed"]: r for r in second["runs"]}
+    assert by_seed[1]["source"] == str(archived) and by_seed[2]["source"] == "here"
+    assert set(second["pretrained_models"]) == {mod.file_sha256(two / mod.pretrained_model()), sha_a[:8]}
+    md = (tmp_path / "s2.md").read_text()
+    assert "Runs: 1 made in this workdir, 1 read from the results dir." in md and f"`{sha_a[:8]}`" in md
+    # piece 2's own record did not replace piece 1's (another pretrained model, another file)
+    assert len(list(results.glob("asr_finetune_linear_warmup_frozen_seed1__*.json"))) == 1
+    assert len(list(results.glob("asr_finetune_linear_warmup_frozen_seed2__*.json"))) == 1
+    # a file that is no run record is refused, naming it
+    (results / "asr_finetune_linear_warmup_frozen_seed3__deadbeef.json").write_text('{"seed": 3}')
+    with pytest.raises(ValueError, match=r"seed3__deadbeef.json: not a run record of this study \(missing policy"):
+        mod.summarize(two, tmp_path / "s3", [3], ["linear"], ["frozen"], 10.0, results)
