@@ -341,11 +341,10 @@ def _read_lines(path: Path) -> list[str]:
 def archive_run(results_dir: Path, name: str, record: dict) -> Path:
     """Write one finished run's figures to ``<results_dir>/<name>.json`` (atomically: a half-written file is
     never read as a result)."""
-    results_dir.mkdir(parents=True, exist_ok=True)
+    from espnet_warmup.recipe.atomic import atomic_write_text
+
     path = results_dir / f"{name}.json"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(record, indent=1, default=str) + "\n")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(record, indent=1, default=str) + "\n")
     return path
 
 
