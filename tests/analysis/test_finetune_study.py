@@ -168,7 +168,7 @@ def test_the_commands_point_training_at_the_language_subsets_and_the_pretrained_
     assert pre[pre.index("--train_set") + 1] == "train_en" and pre[pre.index("--test_sets") + 1] == "test_en test_it"
     assert pre[pre.index("--seeds") + 1] == "1" and "--train_args" not in pre
     whole = cmds["finetune_whole"]
-    assert whole[whole.index("--pretrained_model") + 1] == "exp_en/asr_train_linear_warmup_seed1/valid.acc.ave.pth"
+    assert whole[whole.index("--pretrained_model") + 1] == "exp_en/asr_pretrain_linear_warmup_seed1/valid.acc.ave.pth"
     assert whole[whole.index("--train_config") + 1] == (
         "conf/finetune_linear_warmup.yaml conf/finetune_exp_warmup.yaml conf/finetune_wsd.yaml")
     assert whole[whole.index("--train_args") + 1] == "--freeze_param"
@@ -242,3 +242,13 @@ def test_a_results_dir_keeps_each_finished_run_and_completes_a_study_made_in_pie
     (results / "asr_finetune_linear_warmup_frozen_seed3__deadbeef.json").write_text('{"seed": 3}')
     with pytest.raises(ValueError, match=r"seed3__deadbeef.json: not a run record of this study \(missing policy"):
         mod.summarize(two, tmp_path / "s3", [3], ["linear"], ["frozen"], 10.0, results)
+
+
+def test_the_pretraining_config_is_the_recipe_config_trained_twice_as_long(tmp_path):
+    mod = _module()
+    assert mod.write_pretrain_config(tmp_path) == "ft_conf/pretrain_linear_warmup.yaml"
+    conf = yaml.safe_load((tmp_path / "ft_conf/pretrain_linear_warmup.yaml").read_text())
+    base = yaml.safe_load((ROOT / "conf/train_linear_warmup.yaml").read_text())
+    assert conf["max_epoch"] == 12 == 2 * base["max_epoch"]
+    assert {k: v for k, v in conf.items() if k != "max_epoch"} == {k: v for k, v in base.items() if k != "max_epoch"}
+    assert mod.pretrained_model() == "exp_en/asr_pretrain_linear_warmup_seed1/valid.acc.ave.pth"
