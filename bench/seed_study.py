@@ -117,6 +117,31 @@ def finished(recipe: Path, config: str, seed: int) -> bool:
     return any(exp.glob("decode_*/*/score_wer/result.txt")) and any(exp.glob("decode_*/*/scores.json"))
 
 
+def add_paired(groups: list[dict], rows: list[dict], test_set: str = "test") -> None:
+    """Per study group, each policy's test WER minus the group's first policy's, seed by seed (the runs of
+    one seed share initialisation and batch order): ``paired`` = {"reference", "diff": Spread, "lower": the
+    seeds where this policy's WER is lower}. Seeds missing in either are left out."""
+    from espnet_warmup.recipe.report import Spread
+
+    wer = {}
+    for r in rows:
+        scores = (r.get("scores") or {}).get(test_set)
+        value = (scores or {}).get("wer", {}).get("all", {}).get("err")
+        if value is not None and r.get("seed") is not None:
+            wer[(r["name"].rsplit("_seed", 1)[0], int(r["seed"]))] = float(value)
+    by_group: dict[str, list[dict]] = {}
+    for g in groups:
+        by_group.setdefault(g["group"], []).append(g)
+    for members in by_group.values():
+        ref = members[0]
+        for g in members:
+            seeds = [int(s) for s in g["seeds"] if s is not None]
+            pairs = [(wer[(g["policy"], s)], wer[(ref["policy"], s)]) for s in seeds
+                     if (g["policy"], s) in wer and (ref["policy"], s) in wer]
+            g["paired"] = {"reference": ref["label"], "diff": Spread.of([a - b for a, b in pairs]),
+                           "lower": sum(1 for a, b in pairs if a < b)}
+
+
 def summarize(recipe: Path, out: Path, seeds: list[int], target_acc: float | None = None,
               groups: list[str] | None = None) -> dict:
     os.environ.setdefault("ESPNET_WARMUP_QUIET_IMPORTS", "1")  # no import notices in the summary
@@ -144,20 +169,28 @@ def summarize(recipe: Path, out: Path, seeds: list[int], target_acc: float | Non
             stem = g["policy"][len("asr_"):]
             group, label = labels.get(stem, ("?", stem))
             result["groups"].append({"group": group, "label": label, **g})
+        add_paired(result["groups"], rep["rows"])
     md = [f"# Warmup study across seeds ({len(done)} of {len(done) + len(missing)} runs finished)", "",
           f"Seeds: {', '.join(map(str, seeds))}; target validation accuracy "
-          f"{result.get('target_acc', '-')} (--target_acc; default 90% of the lowest best validation accuracy "
-          "of the runs, so every run reaches it).", ""]
+          + (f"{result['target_acc']} (--target_acc; default 90% of the lowest best validation accuracy "
+             "of the runs, so every run reaches it)." if result.get("target_acc") is not None else
+             "- (no run reports a validation accuracy: ESPnet logs none for a transducer)."), ""]
     for group in groups:
         rows = [g for g in result["groups"] if g["group"] == group]
         if not rows:
             continue
-        md += [f"## {group}", "", "|policy|runs|test WER %|updates to target|warmup grad-norm peak|runs with skipped updates|",
-               "|---|---|---|---|---|---|"]
+        ref = rows[0]["label"]
+        md += [f"## {group}", "", "|policy|runs|test WER %|test WER - first row's, same seed (lower in)|"
+               "updates to target|warmup grad-norm peak|runs with skipped updates|",
+               "|---|---|---|---|---|---|---|"]
         for g in rows:
-            md.append(f"|{g['label']}|{len(g['runs'])}|{g['test WER'].cell()}|{g['updates_to_target'].cell(0)}|"
+            paired = g.get("paired")
+            pcell = ("(reference)" if g is rows[0] else "-" if not paired or not paired["diff"]["n"] else
+                     f"{paired['diff'].cell()} ({paired['lower']} of {paired['diff']['n']} seeds)")
+            md.append(f"|{g['label']}|{len(g['runs'])}|{g['test WER'].cell()}|{pcell}|{g['updates_to_target'].cell(0)}|"
                       f"{g['warmup_peak_grad_norm'].cell(1)}|{g['runs_with_skipped_updates']}|")
-        md.append("")
+        md += ["", f"Same seed = same initialisation and batch order (only the scheduler differs): the paired "
+               f"difference against {ref} removes the seed's share of the spread.", ""]
     md += ["Cells: mean \u00b1 sample sd [min\u2013max] over the seeds. Full report (per run, per language, "
            f"pictures): {recipe / 'RESULTS.md'}.", ""]
     if missing:

@@ -223,7 +223,11 @@ def plot_curves(runs: list[RunCurves], output: str | Path) -> Plotted:
         a.set_xlabel("optimizer update (iteration / accum_grad)")
         a.grid(alpha=0.3)
         if plotted[p]:
-            a.legend(fontsize=7)
+            many = len(plotted[p]) > 8  # e.g. 4 policies x 3 seeds x train/valid: two small columns
+            a.legend(fontsize=5 if many else 7, ncol=2 if many else 1)
+        elif p in ("accuracy", "perplexity"):  # e.g. a transducer: ESPnet logs no decoder accuracy
+            a.text(0.5, 0.5, f"no {p} in these runs' logs\n(ESPnet logs none for a transducer or a CTC-only model)",
+                   ha="center", va="center", transform=a.transAxes, fontsize=9, color="0.4")
     fig.tight_layout()
     save_figure(fig, output)
     plt.close(fig)
