@@ -113,9 +113,20 @@ POLICIES = {
     "linear": "conf/finetune_linear_warmup.yaml",
     "exp": "conf/finetune_exp_warmup.yaml",
     "wsd": "conf/finetune_wsd.yaml",
+    # not in the default set: conf/finetune_linear_warmup.yaml with the scratch peak (1e-3 instead of 1e-4),
+    # written into ft_conf/ (measured in session 10: the frozen fine-tuning at 1e-4 barely learns Italian)
+    "linear_peak1e-3": "ft_conf/finetune_linear_peak1e-3.yaml",
 }
+DEFAULT_POLICIES = ("linear", "exp", "wsd")
+PEAK_VARIANT_LR = 1.0e-3
 #: mode -> extra --train_args (frozen: the configs' own freeze_param: [encoder]; whole: an empty list)
-MODES = {"frozen": "", "whole": "--freeze_param"}
+MODES = {"frozen": "", "whole": "--freeze_param", "frozen_newheads": ""}
+DEFAULT_MODES = ("frozen", "whole")
+#: mode -> what the mode appends to the pretrained model's --pretrained_model spec. frozen_newheads: the CTC
+#: and decoder output layers are not loaded (fresh ones): the English model's output layers give the
+#: Italian words, never a target in pretraining, log-probabilities so low that the Italian CTC loss starts at
+#: ~690 (a fresh layer: ~200, near uniform)
+MODE_SPEC = {"frozen_newheads": ":::ctc.ctc_lo,decoder.output_layer"}
 SCRATCH_CONFIG = "ft_conf/scratch_linear_warmup.yaml"
 #: the keys of the fine-tuning budget the scratch config takes over
 BUDGET_KEYS = ("accum_grad", "num_iters_per_epoch", "max_epoch", "keep_nbest_models")
@@ -206,6 +217,15 @@ def write_scratch_config(recipe: Path) -> str:
                          "the from-scratch reference")
 
 
+def write_peak_variant_config(recipe: Path) -> str:
+    """ft_conf/finetune_linear_peak1e-3.yaml: the linear fine-tuning config with the scratch peak LR."""
+    conf = yaml.safe_load((ROOT / POLICIES["linear"]).read_text())
+    conf["optim_conf"] = dict(conf["optim_conf"], lr=PEAK_VARIANT_LR)
+    return _write_config(recipe, POLICIES["linear_peak1e-3"], conf,
+                         f"{POLICIES['linear']} with peak LR {PEAK_VARIANT_LR:g} (the scratch peak) instead of "
+                         f"{yaml.safe_load((ROOT / POLICIES['linear']).read_text())['optim_conf']['lr']:g}")
+
+
 def write_pretrain_config(recipe: Path) -> str:
     """The English pretraining config: the recipe's from-scratch config, PRETRAIN_EPOCHS epochs."""
     base = yaml.safe_load((ROOT / BASE_CONFIG).read_text())
@@ -237,7 +257,7 @@ def commands(seeds: list[int], policies: list[str], modes: list[str], train_args
           "--select_by_wer", "true", "--seeds", seed_list]
     for mode in modes:
         out.append((f"finetune_{mode}", _with_train_args(
-            it + ["--pretrained_model", pretrained_model(), "--asr_tag", mode,
+            it + ["--pretrained_model", pretrained_model() + MODE_SPEC.get(mode, ""), "--asr_tag", mode,
                   "--train_config", " ".join(POLICIES[p] for p in policies)], MODES[mode], train_args)))
     out.append(("scratch_it", _with_train_args(it + ["--train_config", SCRATCH_CONFIG], train_args)))
     return out
@@ -556,9 +576,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="default bench_out/finetune_study (bench_out/finetune_study_smoke with --smoke)")
     ap.add_argument("--out", type=Path, default=None, help="<out>.md and <out>.json (default: <workdir>/finetune)")
     ap.add_argument("--seeds", default=None, help='fine-tuning and scratch seeds (default "1 2 3"; "1" with --smoke)')
-    ap.add_argument("--policies", default=None, help=f"comma-separated, of {', '.join(POLICIES)} (default all; "
-                    "linear with --smoke)")
-    ap.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, of {', '.join(MODES)}")
+    ap.add_argument("--policies", default=None, help=f"comma-separated, of {', '.join(POLICIES)} (default "
+                    f"{','.join(DEFAULT_POLICIES)}; linear with --smoke)")
+    ap.add_argument("--modes", default=",".join(DEFAULT_MODES), help=f"comma-separated, of {', '.join(MODES)}")
     ap.add_argument("--target_wer", default=str(DEFAULT_TARGET_WER),
                     help="dev WER (%%) for 'updates to target', or auto (the highest best dev WER of the runs)")
     ap.add_argument("--train_args", default="", help="extra asr_train options for every training")
@@ -568,7 +588,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="also write every finished run's figures here, and read the runs not finished in this "
                          "workdir from here (a study completed in pieces, e.g. docs/results/finetune/runs)")
     args = ap.parse_args(argv)
-    policies = _names(ap, "--policies", args.policies or ("linear" if args.smoke else ",".join(POLICIES)), POLICIES)
+    policies = _names(ap, "--policies", args.policies or ("linear" if args.smoke else ",".join(DEFAULT_POLICIES)), POLICIES)
     modes = _names(ap, "--modes", args.modes, MODES)
     try:
         seeds = [int(s) for s in (args.seeds or ("1" if args.smoke else "1 2 3")).split()]
@@ -594,6 +614,7 @@ def main(argv: list[str] | None = None) -> int:
     make_recipe(recipe)
     write_scratch_config(recipe)
     write_pretrain_config(recipe)
+    write_peak_variant_config(recipe)
     rc = 0
     if not args.report_only:
         steps = commands(seeds, policies, modes, train_args, SMOKE_CORPUS if args.smoke else "")

@@ -194,8 +194,8 @@ def test_the_scratch_config_is_the_pretraining_config_with_the_finetuning_budget
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--policies", "cosine"], "--policies: unknown cosine; allowed: linear, exp, wsd"),
-    (["--modes", "half"], "--modes: unknown half; allowed: frozen, whole"),
+    (["--policies", "cosine"], "--policies: unknown cosine; allowed: linear, exp, wsd, linear_peak1e-3"),
+    (["--modes", "half"], "--modes: unknown half; allowed: frozen, whole, frozen_newheads"),
     (["--target_wer", "low"], "--target_wer must be a WER in percent or auto, got 'low'"),
     (["--target_wer", "150"], "--target_wer must be in [0, 100], got 150"),
     (["--seeds", "a"], "--seeds must be integers"),
@@ -252,3 +252,20 @@ def test_the_pretraining_config_is_the_recipe_config_trained_twice_as_long(tmp_p
     assert conf["max_epoch"] == 12 == 2 * base["max_epoch"]
     assert {k: v for k, v in conf.items() if k != "max_epoch"} == {k: v for k, v in base.items() if k != "max_epoch"}
     assert mod.pretrained_model() == "exp_en/asr_pretrain_linear_warmup_seed1/valid.acc.ave.pth"
+
+
+def test_the_variants_new_output_layers_and_the_scratch_peak_are_opt_in(tmp_path):
+    mod = _module()
+    cmds = dict(mod.commands([1], ["linear_peak1e-3"], ["frozen_newheads"]))
+    ft = cmds["finetune_frozen_newheads"]
+    assert ft[ft.index("--pretrained_model") + 1] == (
+        "exp_en/asr_pretrain_linear_warmup_seed1/valid.acc.ave.pth:::ctc.ctc_lo,decoder.output_layer")
+    assert ft[ft.index("--asr_tag") + 1] == "frozen_newheads" and "--train_args" not in ft  # the encoder stays frozen
+    assert ft[ft.index("--train_config") + 1] == "ft_conf/finetune_linear_peak1e-3.yaml"
+    assert mod.exp_name("linear_peak1e-3", "frozen", 1) == "asr_finetune_linear_peak1e-3_frozen_seed1"
+    assert mod.write_peak_variant_config(tmp_path) == "ft_conf/finetune_linear_peak1e-3.yaml"
+    conf = yaml.safe_load((tmp_path / "ft_conf/finetune_linear_peak1e-3.yaml").read_text())
+    base = yaml.safe_load((ROOT / "conf/finetune_linear_warmup.yaml").read_text())
+    assert conf["optim_conf"] == dict(base["optim_conf"], lr=1e-3) and base["optim_conf"]["lr"] == 1e-4
+    assert {k: v for k, v in conf.items() if k != "optim_conf"} == {k: v for k, v in base.items() if k != "optim_conf"}
+    assert (mod.DEFAULT_POLICIES, mod.DEFAULT_MODES) == (("linear", "exp", "wsd"), ("frozen", "whole"))
