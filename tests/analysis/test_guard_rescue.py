@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import yaml
+from bench_module import load_bench
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _module():
-    sys.path.insert(0, str(ROOT / "bench"))
-    spec = importlib.util.spec_from_file_location("guard_rescue", ROOT / "bench" / "guard_rescue.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_bench("guard_rescue")
 
 
 def test_the_two_configs_differ_in_the_scheduler_only_and_carry_the_setting_and_peak(tmp_path):

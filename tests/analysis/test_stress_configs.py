@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 import yaml
 
 from espnet_warmup.recipe.analysis.config_lr import lr_curve
+from bench_module import load_bench
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("stress_deep_encoder", ROOT / "bench" / "stress_deep_encoder.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_bench("stress_deep_encoder")
 
 
 def test_stress_configs_deepen_encoder_and_raise_peak_without_lr_jump(tmp_path):
