@@ -351,7 +351,8 @@ def file_sha256(path: Path) -> str | None:
 
 
 def machine() -> dict:
-    """Where a run was made: host, CPU model and count, the checkout's commit, torch and espnet versions."""
+    """Where a run was made: host, CPU model and count, torch and espnet versions, and the checkout's commit
+    when its record was first written (the exp dir does not record the commit it was trained with)."""
     cpu = next((line.split(":", 1)[1].strip() for line in _read_lines(Path("/proc/cpuinfo"))
                 if line.startswith("model name")), platform.processor() or "?")
     try:
@@ -366,7 +367,7 @@ def machine() -> dict:
             versions[name] = version(name)
         except Exception:  # noqa: BLE001  (not installed here: the record says so)
             versions[name] = None
-    return {"host": platform.node(), "cpu": cpu, "cores": os.cpu_count(), "commit": commit, **versions}
+    return {"host": platform.node(), "cpu": cpu, "cores": os.cpu_count(), "archived_by_commit": commit, **versions}
 
 
 def _read_lines(path: Path) -> list[str]:
@@ -377,35 +378,45 @@ def _read_lines(path: Path) -> list[str]:
 
 
 def archive_run(results_dir: Path, name: str, record: dict) -> Path:
-    """Write one finished run's figures to ``<results_dir>/<name>.json`` (atomically: a half-written file is
-    never read as a result)."""
+    """Write one finished run's figures to ``<results_dir>/<name>.json`` unless it is there already (the same
+    name is the same run from the same pretrained model: a record is written once, never relabelled by a
+    later summary); atomically: a half-written file is never read as a result."""
     from espnet_warmup.recipe.atomic import atomic_write_text
 
     path = results_dir / f"{name}.json"
-    atomic_write_text(path, json.dumps(record, indent=1, default=str) + "\n")
+    if not path.exists():
+        atomic_write_text(path, json.dumps(record, indent=1, default=str) + "\n")
     return path
 
 
-def load_archived(results_dir: Path | None, name: str) -> dict | None:
-    """An archived run's record, or None (no results dir, no file). A file that is not a run record is an error
-    naming it: a results dir is read, never guessed at."""
-    if results_dir is None:
-        return None
-    path = results_dir / f"{name}.json"
-    if not path.is_file():
-        return None
+RUN_KEYS = ("policy", "mode", "seed", "dev_wer", "test_wer", "best_dev_wer", "pretrained_sha256")
+PRETRAIN_KEYS = ("pretrained_sha256", "wer", "machine")
+
+
+def read_record(path: Path, required: tuple[str, ...], what: str) -> dict:
+    """A record of the results dir. A file that is not one is an error naming it and what it lacks: a results
+    dir is read, never guessed at."""
     try:
         record = json.loads(path.read_text())
     except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not a JSON run record ({err})") from None
-    missing = [k for k in ("policy", "mode", "seed", "dev_wer", "test_wer", "best_dev_wer", "pretrained_sha256")
-               if k not in record]
+        raise ValueError(f"{path}: not a JSON {what} record ({err})") from None
+    missing = [k for k in required if k not in record]
     if missing:
-        raise ValueError(f"{path}: not a run record of this study (missing {', '.join(missing)})")
-    # JSON keys are strings: epochs back to ints
-    for key in ("dev_wer", "updates", "seconds"):
-        record[key] = {int(k): v for k, v in (record.get(key) or {}).items()}
+        raise ValueError(f"{path}: not a {what} record of this study (missing {', '.join(missing)})")
     return record
+
+
+def archived_run(results_dir: Path, name: str, sha: str | None) -> tuple[dict, str] | None:
+    """The archived record of run ``name`` (the one made from pretrained model ``sha`` first, if there is
+    one) and its file's sha8, or None."""
+    files = sorted(results_dir.glob(f"{name}__*.json"),
+                   key=lambda f: (sha is None or not f.name.endswith(f"__{sha[:8]}.json"), f.name))
+    if not files:
+        return None
+    record = read_record(files[0], RUN_KEYS, "run")
+    for key in ("dev_wer", "updates", "seconds"):  # JSON keys are strings: epochs back to ints
+        record[key] = {int(k): v for k, v in (record.get(key) or {}).items()}
+    return {**record, "source": str(files[0])}, files[0].stem.rsplit("__", 1)[1]
 
 
 # ---------------------------------------------------------------------------- aggregation and report
@@ -504,35 +515,26 @@ def summarize(recipe: Path, out: Path, seeds: list[int], policies: list[str], mo
         exp = recipe / TARGET_EXPDIR / name
         r = run_result(exp, target_wer)
         if r is not None:
-            row = {"policy": policy, "mode": mode, "seed": seed, **r, "pretrained_sha256": sha,
-                   "machine": here, "source": "here"}
-            if policy == "scratch":
-                row["pretrained_sha256"] = None  # no pretrained model; kept with the study's for the file name
-            if results_dir is not None and sha is not None:
+            row = {"policy": policy, "mode": mode, "seed": seed, **r,
+                   "pretrained_sha256": None if policy == "scratch" else sha, "machine": here, "source": "here"}
+            if results_dir is not None and sha is not None:  # scratch too: filed with the study's pretraining
                 archive_run(results_dir, f"{name}__{sha[:8]}", {k: v for k, v in row.items() if k != "source"})
             runs.append(row)
             continue
-        found = None
-        if results_dir is not None:
-            files = sorted(results_dir.glob(f"{name}__*.json"))
-            files.sort(key=lambda f: sha is None or not f.name.endswith(f"__{sha[:8]}.json"))
-            for f in files:
-                found = load_archived(results_dir, f.name[:-len(".json")])
-                if found is not None:
-                    found = {**found, "source": str(f)}
-                    break
+        found = archived_run(results_dir, name, sha) if results_dir is not None else None
         if found is None:
             missing.append(f"{TARGET_EXPDIR}/{name}")
-        else:
-            if target_wer is not None:
-                found["target"] = time_to_target(found["dev_wer"], found["updates"], found["seconds"], target_wer)
-            runs.append(found)
-            key = f.name.rsplit("__", 1)[1][:-len(".json")]
-            if not any(k.startswith(key) for k in pretrained):
-                rec = load_archived_pretrain(results_dir, key)
-                pretrained[rec["pretrained_sha256"] if rec else key] = (
-                    {"wer": rec["wer"], "machine": rec["machine"], "source": "results dir"} if rec
-                    else {"wer": {}, "machine": found.get("machine"), "source": "results dir"})
+            continue
+        record, sha8 = found
+        if target_wer is not None:
+            record["target"] = time_to_target(record["dev_wer"], record["updates"], record["seconds"], target_wer)
+        runs.append(record)
+        if not any(k.startswith(sha8) for k in pretrained):
+            path = results_dir / f"pretrain__{sha8}.json"
+            pre = read_record(path, PRETRAIN_KEYS, "pretraining") if path.is_file() else None
+            pretrained[pre["pretrained_sha256"] if pre else sha8] = {
+                "wer": pre["wer"] if pre else {}, "machine": pre["machine"] if pre else record.get("machine"),
+                "source": "results dir"}
     rule = "--target_wer"
     if target_wer is None:
         target_wer = auto_target(runs)
@@ -547,19 +549,6 @@ def summarize(recipe: Path, out: Path, seeds: list[int], policies: list[str], mo
     out.with_suffix(".md").write_text(render(result))
     out.with_suffix(".json").write_text(json.dumps(result, indent=1, default=str))
     return result
-
-
-def load_archived_pretrain(results_dir: Path, sha8: str) -> dict | None:
-    path = results_dir / f"pretrain__{sha8}.json"
-    if not path.is_file():
-        return None
-    try:
-        rec = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not a JSON pretraining record ({err})") from None
-    if not {"pretrained_sha256", "wer", "machine"} <= set(rec):
-        raise ValueError(f"{path}: not a pretraining record of this study (needs pretrained_sha256, wer, machine)")
-    return rec
 
 
 def _names(ap: argparse.ArgumentParser, option: str, value: str, allowed: Mapping) -> list[str]:

@@ -3,21 +3,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 import yaml
+from bench_module import load_bench
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("finetune_study", ROOT / "bench" / "finetune_study.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_bench("finetune_study")
 
 
 def _data_dir(path: Path) -> Path:
@@ -226,6 +223,10 @@ def test_a_results_dir_keeps_each_finished_run_and_completes_a_study_made_in_pie
     assert (record["seed"], record["test_wer"], record["pretrained_sha256"]) == (1, 8.5, sha_a)
     assert record["machine"]["cores"] and "source" not in record
     assert not list(results.glob("*.tmp"))
+    # a later summary does not rewrite (relabel) a record that is there
+    before = archived.read_text()
+    mod.summarize(one, tmp_path / "s1b", [1, 2], ["linear"], ["frozen"], 10.0, results)
+    assert archived.read_text() == before
     second = mod.summarize(two, tmp_path / "s2", [1, 2], ["linear"], ["frozen"], 10.0, results)
     lin = next(r for r in second["rows"] if r["policy"] == "linear")
     assert lin["seeds"] == [1, 2] and lin["test_wer"]["mean"] == pytest.approx(9.0)
