@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """The fine-tuning demonstration (issue 14, item 3): pretrain on the English half of the embedded
-corpus, fine-tune to Italian with a frozen encoder and with the whole model under three warmup
-policies, against the same model trained from scratch on Italian; updates and wall time to a target
-dev WER and the final test WER of the checkpoint chosen by dev WER, mean and sample sd over seeds.
+corpus, fine-tune it (``--target it``) to Italian, or (``--target voices``) to the held-out English
+voices, with a frozen encoder and with the whole model under three warmup policies, against the same
+model trained from scratch on the fine-tuning data; updates and wall time to a target dev WER and the
+final test WER of the checkpoint chosen by dev WER, mean and sample sd over seeds.
 
 Data. Stage 1 prepares the embedded corpus (data/{train,dev,test}; every utterance has its language
 in ``utt2lang``) and stages 2-5 make the token list from the whole (bilingual) training set, so the
@@ -11,9 +12,16 @@ initialises the fine-tuned one (the Italian rows of the output layers start untr
 then writes the language subsets ``data/<split>_{en,it}`` (Kaldi data dirs: the utterances whose
 utt2lang is the language, every per-utterance file kept, spk2utt rebuilt; built aside, validated and
 swapped in with a ``.done`` signature). Dev and test speakers are the corpus' held-out voices
-(docs/corpus.md: voice variants never in training), so test_it measures Italian on unseen voices;
-the corpus has no training data of the held-out voices, so a fine-tuning *to* them is not part of
-this study.
+(docs/corpus.md: voice variants never in training), so test_it measures Italian on unseen voices.
+
+``--target voices``: the fine-tuning data are the test speakers themselves, data/adapt and
+data/adapt_dev of ``local/data.sh --num_adapt 2400 --num_adapt_dev 300`` (stage 1 adds them beside the
+finished corpus, which stays as it is): the test voices saying texts unseen in dev and test, English half
+(adapt_en: 1200, adapt_dev_en: 150 utterances), tested on test_en. This is the case fine-tuning configs
+with a low peak and a frozen encoder are made for: a known language (every word and output unit
+trained) in new voices, where EN -> IT needs new output units. Its runs go to exp_voices/ (their
+records to ``<results_dir>/voices/``), its report to ``<workdir>/finetune_voices``; the pretraining
+is the same one.
 
 Runs, through the recipe as a user runs them (``<recipe>`` = ``<workdir>/asr1``, a dir of links to
 this checkout; the English and Italian runs keep their collect-stats and exp dirs apart with
@@ -89,7 +97,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, NamedTuple
 
 import yaml
 
@@ -107,7 +115,32 @@ PRETRAIN_SEED = 1
 PRETRAIN_EXPDIR = "exp_en"
 TARGET_EXPDIR = "exp_it"
 SPLITS = ("train", "dev", "test")
+ADAPT_SPLITS = ("adapt", "adapt_dev")
 LANGS = ("en", "it")
+
+
+class Target(NamedTuple):
+    """What the English model is fine-tuned to: its training, dev and test sets, its exp dir, the
+    local/data.sh options that make its data, and the results-dir subdir of its run records."""
+
+    title: str
+    train_set: str
+    valid_set: str
+    test_set: str
+    expdir: str
+    data_opts: str = ""
+    records: str = ""
+
+
+#: --target: Italian (new words: the output units are untrained), or the held-out English voices (the
+#: test speakers; words and units the model knows): data/adapt{,_dev} of local/data.sh --num_adapt, the
+#: test speakers saying texts unseen in dev and test, English half (1200 + 150 utterances)
+TARGETS = {
+    "it": Target("EN -> IT", "train_it", "dev_it", "test_it", TARGET_EXPDIR),
+    "voices": Target("EN -> the held-out EN voices (the test speakers)", "adapt_en", "adapt_dev_en", "test_en",
+                     "exp_voices", "--num_adapt 2400 --num_adapt_dev 300", "voices"),
+}
+DEFAULT_TARGET = "it"
 #: policy -> fine-tuning config (they differ only in the scheduler)
 POLICIES = {
     "linear": "conf/finetune_linear_warmup.yaml",
@@ -132,6 +165,7 @@ SCRATCH_CONFIG = "ft_conf/scratch_linear_warmup.yaml"
 BUDGET_KEYS = ("accum_grad", "num_iters_per_epoch", "max_epoch", "keep_nbest_models")
 DEFAULT_TARGET_WER = 10.0
 SMOKE_CORPUS = "--num_train 300 --num_dev 40 --num_test 40"
+SMOKE_ADAPT = "--num_adapt 120 --num_adapt_dev 40"
 SMOKE_TRAIN_ARGS = "--max_epoch 2 --num_iters_per_epoch 10"
 
 
@@ -186,9 +220,10 @@ def subset_by_lang(src: Path, dst: Path, lang: str) -> tuple[int, bool]:
 
 
 def make_subsets(recipe: Path) -> dict[str, int]:
-    """data/<split>_<lang> for every split and language: name -> utterances."""
+    """data/<split>_<lang> for every split (and adaptation set data.sh made) and language: name -> utterances."""
     out = {}
-    for split in SPLITS:
+    adapt = [s for s in ADAPT_SPLITS if (recipe / "data" / s / "utt2lang").is_file()]
+    for split in (*SPLITS, *adapt):
         for lang in LANGS:
             n, wrote = subset_by_lang(recipe / "data" / split, recipe / "data" / f"{split}_{lang}", lang)
             out[f"{split}_{lang}"] = n
@@ -233,8 +268,8 @@ def write_pretrain_config(recipe: Path) -> str:
                          f"{BASE_CONFIG} with max_epoch {PRETRAIN_EPOCHS} (the English pretraining)")
 
 
-def _lang_sets(lang: str, test_sets: str) -> list[str]:
-    return ["--skip_stages", "5", "--train_set", f"train_{lang}", "--valid_set", f"dev_{lang}", "--test_sets", test_sets]
+def _sets(train: str, valid: str, test_sets: str) -> list[str]:
+    return ["--skip_stages", "5", "--train_set", train, "--valid_set", valid, "--test_sets", test_sets]
 
 
 def _with_train_args(args: list[str], *parts: str) -> list[str]:
@@ -243,23 +278,27 @@ def _with_train_args(args: list[str], *parts: str) -> list[str]:
 
 
 def commands(seeds: list[int], policies: list[str], modes: list[str], train_args: str = "",
-             local_data_opts: str = "") -> list[tuple[str, list[str]]]:
-    """The ./run.sh option lists of the study, in order: (name, options)."""
+             local_data_opts: str = "", target: str = DEFAULT_TARGET) -> list[tuple[str, list[str]]]:
+    """The ./run.sh option lists of the study, in order: (name, options). ``local_data_opts``: local/data.sh's
+    options in place of the target's own (--smoke: every set's size)."""
+    tgt = TARGETS[target]
     seed_list = " ".join(map(str, seeds))
     prep = ["--stage", "1", "--stop_stage", "5", "--train_config", BASE_CONFIG]
-    if local_data_opts:
-        prep += ["--local_data_opts", local_data_opts]
+    data_opts = local_data_opts or tgt.data_opts
+    if data_opts:
+        prep += ["--local_data_opts", data_opts]
     out = [("prep", prep)]
     out.append(("pretrain_en", _with_train_args(
-        ["--stage", "2", "--stop_stage", "13", *_lang_sets("en", "test_en test_it"), "--expdir", PRETRAIN_EXPDIR,
-         "--train_config", PRETRAIN_CONFIG, "--seeds", str(PRETRAIN_SEED)], train_args)))
-    it = ["--stage", "2", "--stop_stage", "13", *_lang_sets("it", "test_it"), "--expdir", TARGET_EXPDIR,
-          "--select_by_wer", "true", "--seeds", seed_list]
+        ["--stage", "2", "--stop_stage", "13", *_sets("train_en", "dev_en", "test_en test_it"),
+         "--expdir", PRETRAIN_EXPDIR, "--train_config", PRETRAIN_CONFIG, "--seeds", str(PRETRAIN_SEED)], train_args)))
+    ft = ["--stage", "2", "--stop_stage", "13", *_sets(tgt.train_set, tgt.valid_set, tgt.test_set),
+          "--expdir", tgt.expdir, "--select_by_wer", "true", "--seeds", seed_list]
+    suffix = "" if target == DEFAULT_TARGET else f"_{target}"
     for mode in modes:
-        out.append((f"finetune_{mode}", _with_train_args(
-            it + ["--pretrained_model", pretrained_model() + MODE_SPEC.get(mode, ""), "--asr_tag", mode,
+        out.append((f"finetune_{mode}{suffix}", _with_train_args(
+            ft + ["--pretrained_model", pretrained_model() + MODE_SPEC.get(mode, ""), "--asr_tag", mode,
                   "--train_config", " ".join(POLICIES[p] for p in policies)], MODES[mode], train_args)))
-    out.append(("scratch_it", _with_train_args(it + ["--train_config", SCRATCH_CONFIG], train_args)))
+    out.append((f"scratch_{target}", _with_train_args(ft + ["--train_config", SCRATCH_CONFIG], train_args)))
     return out
 
 
@@ -314,7 +353,7 @@ def test_wer(exp: Path, model_stem: str, test_set: str) -> float | None:
     return None
 
 
-def run_result(exp: Path, target: float | None, test_set: str = "test_it") -> dict | None:
+def run_result(exp: Path, target: float | None, test_set: str = TARGETS[DEFAULT_TARGET].test_set) -> dict | None:
     """One finished run (checkpoint selection and test score present), or None."""
     sel = exp / "checkpoint_selection.json"
     wer = test_wer(exp, "valid.wer.best", test_set)
@@ -452,8 +491,11 @@ def aggregate(runs: list[dict]) -> list[dict]:
 
 def render(result: dict) -> str:
     t = result.get("target_wer")
-    md = [f"# Fine-tuning EN -> IT: frozen encoder vs whole model, three warmups, vs scratch "
+    tgt = TARGETS[result.get("target", DEFAULT_TARGET)]
+    md = [f"# Fine-tuning {tgt.title}: frozen encoder vs whole model, three warmups, vs scratch "
           f"({result['finished']} of {result['finished'] + len(result['missing'])} runs finished)", "",
+          f"Fine-tuning data: {tgt.train_set} (dev: {tgt.valid_set}, test: {tgt.test_set}"
+          + (f"; local/data.sh {tgt.data_opts}" if tgt.data_opts else "") + "). "
           f"Pretrained: `{result['pretrained']}` ({PRETRAIN_CONFIG}, English only, seed {PRETRAIN_SEED}); "
           f"seeds {', '.join(map(str, result['seeds']))}; target dev WER "
           f"{'-' if t is None else f'{t:.2f}'}% ({result['target_rule']}).", ""]
@@ -489,15 +531,19 @@ def render(result: dict) -> str:
 
 
 def summarize(recipe: Path, out: Path, seeds: list[int], policies: list[str], modes: list[str],
-              target_wer: float | None, results_dir: Path | None = None) -> dict:
+              target_wer: float | None, results_dir: Path | None = None, target: str = DEFAULT_TARGET) -> dict:
     """Read every run of the study that finished, write <out>.md and <out>.json; ``target_wer`` None: auto.
 
     With ``results_dir``, every run finished here is also written there (``<exp name>__<sha8>.json``, sha8: the
     first 8 hex digits of the pretrained model's sha256, so runs from another pretrained model never replace
     these), and a run not finished here is read from there (the record made with this workdir's pretrained
     model first): a study too long for one machine or session is completed in pieces (``--seeds``) and its
-    table covers every piece, with the pretrained models and machines the runs came from."""
+    table covers every piece, with the pretrained models and machines the runs came from. The run records
+    of a target other than Italian go to its subdir of ``results_dir`` (``voices/``); the pretraining's stays
+    at the top (one pretraining serves every target)."""
     os.environ.setdefault("ESPNET_WARMUP_QUIET_IMPORTS", "1")
+    tgt = TARGETS[target]
+    run_dir = results_dir / tgt.records if results_dir is not None and tgt.records else results_dir
     pre_exp = recipe / Path(pretrained_model()).parent
     sha = file_sha256(recipe / pretrained_model())
     here = machine()
@@ -512,18 +558,18 @@ def summarize(recipe: Path, out: Path, seeds: list[int], policies: list[str], mo
     runs, missing = [], []
     for policy, mode, seed in expected:
         name = exp_name(policy, mode, seed)
-        exp = recipe / TARGET_EXPDIR / name
-        r = run_result(exp, target_wer)
+        exp = recipe / tgt.expdir / name
+        r = run_result(exp, target_wer, tgt.test_set)
         if r is not None:
             row = {"policy": policy, "mode": mode, "seed": seed, **r,
                    "pretrained_sha256": None if policy == "scratch" else sha, "machine": here, "source": "here"}
-            if results_dir is not None and sha is not None:  # scratch too: filed with the study's pretraining
-                archive_run(results_dir, f"{name}__{sha[:8]}", {k: v for k, v in row.items() if k != "source"})
+            if run_dir is not None and sha is not None:  # scratch too: filed with the study's pretraining
+                archive_run(run_dir, f"{name}__{sha[:8]}", {k: v for k, v in row.items() if k != "source"})
             runs.append(row)
             continue
-        found = archived_run(results_dir, name, sha) if results_dir is not None else None
+        found = archived_run(run_dir, name, sha) if run_dir is not None else None
         if found is None:
-            missing.append(f"{TARGET_EXPDIR}/{name}")
+            missing.append(f"{tgt.expdir}/{name}")
             continue
         record, sha8 = found
         if target_wer is not None:
@@ -541,7 +587,7 @@ def summarize(recipe: Path, out: Path, seeds: list[int], policies: list[str], mo
         rule = "auto: the highest best dev WER of the finished runs, so every run reaches it"
         if target_wer is not None:
             retarget(runs, target_wer)
-    result = {"seeds": seeds, "policies": policies, "modes": modes, "pretrained": pretrained_model(),
+    result = {"target": target, "seeds": seeds, "policies": policies, "modes": modes, "pretrained": pretrained_model(),
               "pretrained_wer": pre_wer, "pretrained_models": pretrained,
               "target_wer": target_wer, "target_rule": rule, "finished": len(runs), "missing": missing,
               "rows": aggregate(runs), "runs": runs}
@@ -568,6 +614,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--policies", default=None, help=f"comma-separated, of {', '.join(POLICIES)} (default "
                     f"{','.join(DEFAULT_POLICIES)}; linear with --smoke)")
     ap.add_argument("--modes", default=",".join(DEFAULT_MODES), help=f"comma-separated, of {', '.join(MODES)}")
+    ap.add_argument("--target", default=DEFAULT_TARGET, choices=list(TARGETS),
+                    help="what the English model is fine-tuned to: it (Italian, default) or voices (the held-out "
+                         "English voices: the test speakers' adaptation set, data/adapt of local/data.sh --num_adapt)")
     ap.add_argument("--target_wer", default=str(DEFAULT_TARGET_WER),
                     help="dev WER (%%) for 'updates to target', or auto (the highest best dev WER of the runs)")
     ap.add_argument("--train_args", default="", help="extra asr_train options for every training")
@@ -598,7 +647,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"WARNING: {len(seeds)} seed(s): the study's comparisons need at least 3", file=sys.stderr)
     workdir = args.workdir or Path("bench_out/finetune_study" + ("_smoke" if args.smoke else ""))
     recipe = workdir / "asr1"
-    out = args.out or workdir / "finetune"
+    out = args.out or workdir / ("finetune" if args.target == DEFAULT_TARGET else f"finetune_{args.target}")
     train_args = " ".join(a for a in (SMOKE_TRAIN_ARGS if args.smoke else "", args.train_args) if a)
     make_recipe(recipe)
     write_scratch_config(recipe)
@@ -606,7 +655,8 @@ def main(argv: list[str] | None = None) -> int:
     write_peak_variant_config(recipe)
     rc = 0
     if not args.report_only:
-        steps = commands(seeds, policies, modes, train_args, SMOKE_CORPUS if args.smoke else "")
+        smoke_data = " ".join([SMOKE_CORPUS] + ([SMOKE_ADAPT] if TARGETS[args.target].data_opts else []))
+        steps = commands(seeds, policies, modes, train_args, smoke_data if args.smoke else "", args.target)
         for name, opts in steps:
             code = run(recipe, opts, workdir / f"logs/{name}.log")
             if code:
@@ -622,7 +672,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"ERROR: language subsets: {err}", file=sys.stderr)
                     return 1
     try:
-        result = summarize(recipe, out, seeds, policies, modes, target, args.results_dir)
+        result = summarize(recipe, out, seeds, policies, modes, target, args.results_dir, args.target)
     except ValueError as err:
         print(f"ERROR: {err}", file=sys.stderr)
         return 1

@@ -84,7 +84,7 @@ def test_time_to_target_is_the_first_epoch_at_or_below_the_target():
 
 
 def _exp(root: Path, name: str, dev_wers: list[float], test_wer: float, accum: int = 2, resumed: bool = False,
-         iters: int = 200) -> Path:
+         iters: int = 200, test_set: str = "test_it") -> Path:
     """A finished exp dir as the recipe leaves it: train.log, config.yaml, checkpoint_selection.json, test scores."""
     exp = root / name
     exp.mkdir(parents=True)
@@ -101,7 +101,7 @@ def _exp(root: Path, name: str, dev_wers: list[float], test_wer: float, accum: i
     best = min(rows, key=lambda r: (r["wer"], -r["epoch"]))
     (exp / "checkpoint_selection.json").write_text(json.dumps(
         {"set": "dev_it", "best_epoch": best["epoch"], "best_file": best["file"], "wer": best["wer"], "rows": rows}))
-    d = exp / "decode_asr_model_valid.wer.best" / "test_it"
+    d = exp / "decode_asr_model_valid.wer.best" / test_set
     d.mkdir(parents=True)
     (d / "scores.json").write_text(json.dumps({"wer": {"all": {"err": test_wer}}, "cer": {"all": {"err": 1.0}}}))
     return exp
@@ -270,3 +270,43 @@ def test_the_variants_new_output_layers_and_the_scratch_peak_are_opt_in(tmp_path
     assert conf["optim_conf"] == dict(base["optim_conf"], lr=1e-3) and base["optim_conf"]["lr"] == 1e-4
     assert {k: v for k, v in conf.items() if k != "optim_conf"} == {k: v for k, v in base.items() if k != "optim_conf"}
     assert (mod.DEFAULT_POLICIES, mod.DEFAULT_MODES) == (("linear", "exp", "wsd"), ("frozen", "whole"))
+
+
+def test_the_voices_target_fine_tunes_on_the_test_speakers_adaptation_set_into_its_own_dirs(tmp_path):
+    mod = _module()
+    cmds = dict(mod.commands([1, 2], ["linear", "exp"], ["frozen", "whole"], target="voices"))
+    assert list(cmds) == ["prep", "pretrain_en", "finetune_frozen_voices", "finetune_whole_voices", "scratch_voices"]
+    assert cmds["prep"][-2:] == ["--local_data_opts", "--num_adapt 2400 --num_adapt_dev 300"]
+    assert cmds["pretrain_en"] == dict(mod.commands([1], ["linear"], ["frozen"]))["pretrain_en"]  # one pretraining
+    for name in ("finetune_frozen_voices", "finetune_whole_voices", "scratch_voices"):
+        c = cmds[name]
+        assert [c[c.index(k) + 1] for k in ("--train_set", "--valid_set", "--test_sets", "--expdir")] == [
+            "adapt_en", "adapt_dev_en", "test_en", "exp_voices"]
+    smoke = dict(mod.commands([1], ["linear"], ["frozen"], "", " ".join([mod.SMOKE_CORPUS, mod.SMOKE_ADAPT]),
+                              target="voices"))
+    assert smoke["prep"][-1] == "--num_train 300 --num_dev 40 --num_test 40 --num_adapt 120 --num_adapt_dev 40"
+    # the adaptation sets, when data.sh made them, are subset by language like the corpus' splits
+    for split in ("train", "dev", "test", "adapt", "adapt_dev"):
+        _data_dir(tmp_path / "data" / split)
+    made = mod.make_subsets(tmp_path)
+    assert made["adapt_en"] == 2 and made["adapt_dev_it"] == 2
+    # its runs are scored on test_en, recorded under <results_dir>/voices, reported with their data named
+    model = tmp_path / mod.pretrained_model()
+    model.parent.mkdir(parents=True)
+    model.write_bytes(b"model")
+    _exp(tmp_path / "exp_voices", mod.exp_name("linear", "frozen", 1), [9, 6, 7], 5.5, test_set="test_en")
+    results = tmp_path / "results"
+    res = mod.summarize(tmp_path, tmp_path / "v", [1], ["linear"], ["frozen"], 8.0, results, target="voices")
+    assert res["target"] == "voices" and res["finished"] == 1
+    assert res["missing"] == ["exp_voices/asr_scratch_linear_warmup_seed1"]
+    run = res["runs"][0]
+    assert (run["test_wer"], run["best_dev_wer"], run["target"]["updates"]) == (5.5, 6, 200)
+    sha8 = mod.file_sha256(model)[:8]
+    assert [p.name for p in (results / "voices").iterdir()] == [f"asr_finetune_linear_warmup_frozen_seed1__{sha8}.json"]
+    assert not list(results.glob("asr_*.json"))  # the Italian study's records are not mixed with these
+    md = (tmp_path / "v.md").read_text()
+    assert md.startswith("# Fine-tuning EN -> the held-out EN voices (the test speakers):")
+    assert "Fine-tuning data: adapt_en (dev: adapt_dev_en, test: test_en; local/data.sh --num_adapt 2400" in md
+    # the Italian study of the same workdir does not see the voices runs
+    it = mod.summarize(tmp_path, tmp_path / "i", [1], ["linear"], ["frozen"], 8.0, results)
+    assert it["finished"] == 0

@@ -299,3 +299,48 @@ def test_sentences_corpus_has_longer_utterances(tmp_path):
     durations = [float(d) for _, d in read_table(tmp_path / "data" / "train" / "utt2dur")]
     assert sum(durations) / len(durations) > 2.0
     assert "downloads/synth/sentences/train" in (tmp_path / "data" / "train" / "wav.scp").read_text()
+
+
+def test_adaptation_sets_are_added_beside_a_finished_corpus_without_touching_it(tmp_path):
+    args = ["--num_train", "4", "--num_dev", "2", "--num_test", "4"]
+    assert run_data_sh(tmp_path, *args).returncode == 0
+    data = tmp_path / "data"
+    before = {p: os.stat(p).st_mtime_ns for split in SPLITS for p in (data / split).iterdir()}
+    adapt = ["--num_adapt", "8", "--num_adapt_dev", "4"]
+    proc = run_data_sh(tmp_path, *args, *adapt)
+    assert proc.returncode == 0, proc.stderr
+    assert "data/train, data/dev, data/test already prepared (digits); nothing to do" in proc.stderr
+    assert "wrote data/adapt: adapt: 8 utterances (en 4, it 4)" in proc.stderr
+    assert "wrote data/adapt_dev: adapt_dev: 4 utterances (en 2, it 2)" in proc.stderr
+    assert {p: os.stat(p).st_mtime_ns for split in SPLITS for p in (data / split).iterdir()} == before
+    assert (data / "test_sets").read_text().split() == ["test"]
+    speakers = {s: {spk for _, spk in read_table(data / s / "utt2spk")} for s in ("test", "adapt", "adapt_dev")}
+    assert speakers["adapt"] <= {f"{v.replace('-', '')}-{var}" for v in ("en-us", "en-gb", "en-gb-scotland", "it")
+                                 for var in ("m3", "f4")}
+    assert speakers["test"] <= speakers["adapt"]  # the test speakers are the ones adapted to
+    texts = {s: {t for _, t in read_table(data / s / "text")} for s in ("dev", "test", "adapt", "adapt_dev")}
+    assert not texts["adapt"] & (texts["dev"] | texts["test"])
+    assert not texts["adapt_dev"] & (texts["dev"] | texts["test"] | texts["adapt"])
+    for split in ("adapt", "adapt_dev"):
+        for _, wav in read_table(data / split / "wav.scp"):
+            assert soundfile.info(wav).samplerate == 16000
+    # A rerun does nothing; another size is refused (naming what changed) unless --overwrite true.
+    proc = run_data_sh(tmp_path, *args, *adapt)
+    assert "data/adapt, data/adapt_dev already prepared (digits); nothing to do" in proc.stderr
+    text_before = (data / "adapt" / "text").read_text()
+    proc = run_data_sh(tmp_path, *args, "--num_adapt", "6", "--num_adapt_dev", "4")
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == ("local/data.sh: ERROR: data/adapt data/adapt_dev hold a different corpus "
+                                   "(num_adapt: 8 -> 6); remove them or pass --overwrite true")
+    assert (data / "adapt" / "text").read_text() == text_before
+
+
+def test_bad_adaptation_set_sizes_are_rejected(tmp_path):
+    proc = run_data_sh(tmp_path, *TINY, "--num_adapt", "-1")
+    assert (proc.returncode, proc.stderr.strip()) == (
+        1, "local/data.sh: ERROR: --num_adapt must be at least 0 (0: no such set), got -1")
+    proc = run_data_sh(tmp_path, *TINY, "--num_adapt_dev", "4")
+    assert (proc.returncode, proc.stderr.strip()) == (
+        1, "local/data.sh: ERROR: --num_adapt_dev 4 needs --num_adapt (the adaptation set it is the dev set of); "
+           "got --num_adapt 0")
+    assert not (tmp_path / "data").exists()

@@ -123,7 +123,37 @@ def test_a_generator_too_small_for_the_held_out_set_is_an_error():
     try:
         train = plan.plan_split("tiny", 1, "train", 2, DEFAULT_VOICES, DEFAULT_VARIANTS)
         seen = {f"{u.lang} {u.text}" for u in train}
-        with pytest.raises(ValueError, match=r"could not draw a test text unseen in training after 1000 tries"):
+        with pytest.raises(ValueError, match=r"could not draw a text for the test set unseen in training after 1000 tries"):
             plan.plan_split("tiny", 1, "test", 2, DEFAULT_VOICES, DEFAULT_VARIANTS, seen)
+    finally:
+        del plan.GENERATORS["tiny"]
+
+
+def test_adaptation_sets_are_the_test_speakers_saying_texts_unseen_in_dev_and_test():
+    plans = _plan(sizes={"train": 2000, "dev": 200, "test": 200})
+    adapt = plan.plan_adaptation("digits", 1, {"adapt": 300, "adapt_dev": 60}, DEFAULT_VOICES, DEFAULT_VARIANTS, plans)
+    assert [len(adapt[s]) for s in plan.ADAPT_SPLITS] == [300, 60]
+    texts = {split: {(u.lang, u.text) for u in utts} for split, utts in {**plans, **adapt}.items()}
+    assert not texts["adapt"] & (texts["dev"] | texts["test"])
+    assert not texts["adapt_dev"] & (texts["dev"] | texts["test"] | texts["adapt"])
+    test_speakers = {u.speaker for u in plans["test"]}
+    for split in plan.ADAPT_SPLITS:
+        assert {u.speaker for u in adapt[split]} == test_speakers  # every test speaker, and only them
+        assert all(u.utt_id.startswith(f"{u.speaker}-{split}") for u in adapt[split])
+    # Audio settings are drawn per (split, index): an adaptation utterance is not a copy of a test one.
+    assert not {u.synthesis_key() for u in adapt["adapt"]} & {u.synthesis_key() for u in plans["test"]}
+    # The main plan is what it is without the adaptation sets, and the sets are a function of the seed.
+    assert plans == _plan(sizes={"train": 2000, "dev": 200, "test": 200})
+    again = plan.plan_adaptation("digits", 1, {"adapt": 300, "adapt_dev": 60}, DEFAULT_VOICES, DEFAULT_VARIANTS, plans)
+    assert again == adapt
+    assert plan.plan_adaptation("digits", 1, {"adapt": 5}, DEFAULT_VOICES, DEFAULT_VARIANTS, plans)["adapt_dev"] == []
+
+
+def test_an_adaptation_set_too_large_for_the_generator_names_the_sets_it_must_avoid():
+    plan.GENERATORS["tiny"] = lambda rng, lang: ["zero"]
+    try:
+        plans = {"dev": plan.plan_split("tiny", 1, "dev", 2, DEFAULT_VOICES, DEFAULT_VARIANTS), "test": []}
+        with pytest.raises(ValueError, match=r"could not draw a text for the adapt set unseen in dev and test after 1000"):
+            plan.plan_adaptation("tiny", 1, {"adapt": 2}, DEFAULT_VOICES, DEFAULT_VARIANTS, plans)
     finally:
         del plan.GENERATORS["tiny"]

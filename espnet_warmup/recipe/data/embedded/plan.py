@@ -29,6 +29,9 @@ GENERATORS: dict[str, Callable[[random.Random, str], list[str]]] = {
     "sentences": text_sentences.generate,
 }
 SPLITS = ("train", "dev", "test")
+#: The optional adaptation sets (``--num_adapt``, ``--num_adapt_dev``): training and dev data spoken by
+#: the *test* speakers, for fine-tuning a model to the voices it is tested on.
+ADAPT_SPLITS = ("adapt", "adapt_dev")
 #: Bump when text rules or synthesis change, so cached audio and finished data dirs are not reused.
 PLAN_VERSION = 2
 
@@ -91,7 +94,8 @@ def _draw_words(corpus: str, seed: int, split: str, index: int, lang: str, forbi
         words = GENERATORS[corpus](rng, lang)
         if f"{lang} {' '.join(words)}" not in forbidden:
             return words
-    raise ValueError(f"could not draw a {split} text unseen in training after {MAX_REDRAWS} tries; "
+    earlier = "dev and test" if split in ADAPT_SPLITS else "training"
+    raise ValueError(f"could not draw a text for the {split} set unseen in {earlier} after {MAX_REDRAWS} tries; "
                      f"the {corpus!r} text generator has too few distinct texts for this corpus size")
 
 
@@ -127,3 +131,19 @@ def plan_corpus(corpus: str, seed: int, sizes: dict[str, int], voices: dict[str,
         plans[split] = plan_split(corpus, seed, split, sizes[split], voices, variants, forbidden)
         seen |= {f"{u.lang} {u.text}" for u in plans[split]}
     return plans
+
+
+def plan_adaptation(corpus: str, seed: int, sizes: dict[str, int], voices: dict[str, list[str]],
+                    variants: dict[str, list[str]], plans: dict[str, list[PlannedUtterance]]
+                    ) -> dict[str, list[PlannedUtterance]]:
+    """Plan the adaptation sets (``sizes`` keyed by ADAPT_SPLITS; 0 or absent: that set is empty): the
+    test speakers (``variants["test"]``, every voice) saying texts unseen in dev and test, and, for
+    ``adapt_dev``, unseen in ``adapt`` too, so adapting to a speaker never trains on its test texts.
+    ``plans`` is the corpus's ``plan_corpus``; the adaptation sets do not change it."""
+    speakers = {split: variants["test"] for split in ADAPT_SPLITS}
+    seen = {f"{u.lang} {u.text}" for split in ("dev", "test") for u in plans[split]}
+    out: dict[str, list[PlannedUtterance]] = {}
+    for split in ADAPT_SPLITS:
+        out[split] = plan_split(corpus, seed, split, sizes.get(split, 0), voices, speakers, frozenset(seen))
+        seen |= {f"{u.lang} {u.text}" for u in out[split]}
+    return out

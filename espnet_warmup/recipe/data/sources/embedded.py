@@ -8,7 +8,10 @@ Steps: (1) check options, tools and voices; (2) plan every utterance (plan.py, d
 --seed); (3) refuse to touch data dirs made from another configuration; (4) synthesize missing wavs
 over --nj processes (wavs are cached by a hash of their settings, so a rerun or a resumed run only
 makes what is missing); (5) write data/{train,dev,test} (each built aside, validated, then swapped in
-with its ``.done`` marker: :func:`espnet_warmup.recipe.datadir.write_data_dir`) and ``<data_dir>/test_sets``.
+with its ``.done`` marker: :func:`espnet_warmup.recipe.datadir.write_data_dir`) and ``<data_dir>/test_sets``;
+(6) with --num_adapt (and --num_adapt_dev), data/adapt (and data/adapt_dev): the test speakers saying texts
+unseen in dev and test, the training data for fine-tuning a model to the held-out voices
+(:func:`~espnet_warmup.recipe.data.embedded.plan.plan_adaptation`; their marker is :func:`adapt_config`).
 
 Marker: ``<dir>/.done`` holds the dir's signature, here the JSON of :func:`corpus_config` (what the dir
 holds). A dir whose configuration differs, or that we did not make (no ``.done`` with a configuration),
@@ -76,6 +79,10 @@ def add_options(p) -> None:
     for split in plan.SPLITS:
         p.add_option(f"{split}_variants", " ".join(voices.DEFAULT_VARIANTS[split]),
                      f"embedded corpus: espeak-ng voice variants of the {split} speakers")
+    p.add_option("num_adapt", 0, "embedded corpus: utterances of an adaptation set spoken by the test speakers, "
+                 "texts unseen in dev and test (data/adapt; 0: none): fine-tuning to the held-out voices")
+    p.add_option("num_adapt_dev", 0, "embedded corpus: utterances of its dev set (data/adapt_dev: the test "
+                 "speakers, texts unseen in adapt, dev and test; 0: none)")
     p.add_option("overwrite", False, "embedded corpus: replace data dirs that hold another corpus/seed/size")
 
 
@@ -90,10 +97,25 @@ def corpus_config(args) -> dict:
     }
 
 
+def adapt_config(args) -> dict | None:
+    """What the adaptation dirs' content depends on: the corpus's configuration (their speakers and the
+    texts they avoid come from it) and their sizes; None without --num_adapt. The main splits' own
+    configuration does not include these, so adding an adaptation set leaves finished data dirs alone."""
+    if not args.num_adapt:
+        return None
+    return {**corpus_config(args), "num_adapt": args.num_adapt, "num_adapt_dev": args.num_adapt_dev}
+
+
 def check_args(args) -> None:
     for name in ("nj", "num_train", "num_dev", "num_test"):
         if getattr(args, name) < 1:
             raise PrepareError(f"--{name} must be at least 1, got {getattr(args, name)}")
+    for name in ("num_adapt", "num_adapt_dev"):
+        if getattr(args, name) < 0:
+            raise PrepareError(f"--{name} must be at least 0 (0: no such set), got {getattr(args, name)}")
+    if args.num_adapt_dev and not args.num_adapt:
+        raise PrepareError(f"--num_adapt_dev {args.num_adapt_dev} needs --num_adapt (the adaptation set it "
+                           "is the dev set of); got --num_adapt 0")
 
 
 def signature(config: dict) -> str:
@@ -255,10 +277,28 @@ def synthesize_splits(args, config: dict) -> dict[str, list[SynthesizedUtterance
         plans = plan.plan_corpus(args.corpus, args.seed, sizes, config["voices"], config["variants"])
     except ValueError as e:
         raise PrepareError(str(e)) from None
-    wavs = {u: wav_path(args.audio_dir, args.corpus, u) for split in plan.SPLITS for u in plans[split]}
+    return _synthesize(args, plans)
+
+
+def synthesize_adaptation(args, config: dict) -> dict[str, list[SynthesizedUtterance]]:
+    """Plan and synthesize the adaptation sets of --num_adapt/--num_adapt_dev (the non-empty ones)."""
+    sizes = {"train": args.num_train, "dev": args.num_dev, "test": args.num_test}
+    adapt_sizes = {"adapt": args.num_adapt, "adapt_dev": args.num_adapt_dev}
+    LOG.info("planning the adaptation sets of the %r corpus (seed %d; the test speakers): %s",
+             args.corpus, args.seed, adapt_sizes)
+    try:
+        main = plan.plan_corpus(args.corpus, args.seed, sizes, config["voices"], config["variants"])
+        plans = plan.plan_adaptation(args.corpus, args.seed, adapt_sizes, config["voices"], config["variants"], main)
+    except ValueError as e:
+        raise PrepareError(str(e)) from None
+    return _synthesize(args, {split: utts for split, utts in plans.items() if utts})
+
+
+def _synthesize(args, plans: dict[str, list[plan.PlannedUtterance]]) -> dict[str, list[SynthesizedUtterance]]:
+    wavs = {u: wav_path(args.audio_dir, args.corpus, u) for utts in plans.values() for u in utts}
     samples = synthesize_all(list(wavs.items()), args.nj)
     return {split: [SynthesizedUtterance(u.utt_id, u.speaker, u.lang, u.text, wavs[u], samples[wavs[u]] / synth.SAMPLE_RATE)
-                    for u in plans[split]] for split in plan.SPLITS}
+                    for u in utts] for split, utts in plans.items()}
 
 
 def prepare(specs, args, log=None) -> int:
@@ -270,14 +310,24 @@ def prepare(specs, args, log=None) -> int:
                                  "nj": DEFAULT_NJ if args.nj is None else args.nj})
     config = check_setup(args)
     split_dirs = {split: os.path.join(args.data_dir, split) for split in plan.SPLITS}
+    adapt = adapt_config(args)
+    adapt_dirs = {split: os.path.join(args.data_dir, split) for split in plan.ADAPT_SPLITS
+                  if getattr(args, f"num_{split}")} if adapt else {}
     if args.overwrite:
-        remove_dirs(split_dirs.values())
-    check_overwrite({d: split_state(d, config) for d in split_dirs.values()})
+        remove_dirs([*split_dirs.values(), *adapt_dirs.values()])
+    check_overwrite({**{d: split_state(d, config) for d in split_dirs.values()},
+                     **{d: split_state(d, adapt) for d in adapt_dirs.values()}})
     if finished(split_dirs, config):
         LOG.info("%s already prepared (%s); nothing to do", ", ".join(split_dirs.values()), args.corpus)
     else:
         for split, utts in synthesize_splits(args, config).items():
             _write_split(split_dirs[split], config, utts)
             LOG.info("wrote %s: %s", split_dirs[split], _summary(split, utts))
+    if adapt_dirs and finished(adapt_dirs, adapt):
+        LOG.info("%s already prepared (%s); nothing to do", ", ".join(adapt_dirs.values()), args.corpus)
+    elif adapt_dirs:
+        for split, utts in synthesize_adaptation(args, config).items():
+            _write_split(adapt_dirs[split], adapt, utts)
+            LOG.info("wrote %s: %s", adapt_dirs[split], _summary(split, utts))
     write_test_sets(list(TEST_SETS), Path(args.data_dir))
     return 0
