@@ -277,7 +277,10 @@ def test_the_voices_target_fine_tunes_on_the_test_speakers_adaptation_set_into_i
     cmds = dict(mod.commands([1, 2], ["linear", "exp"], ["frozen", "whole"], target="voices"))
     assert list(cmds) == ["prep", "pretrain_en", "finetune_frozen_voices", "finetune_whole_voices", "scratch_voices"]
     assert cmds["prep"][-2:] == ["--local_data_opts", "--num_adapt 2400 --num_adapt_dev 300"]
-    assert cmds["pretrain_en"] == dict(mod.commands([1], ["linear"], ["frozen"]))["pretrain_en"]  # one pretraining
+    # one pretraining (exp_en) for every target; it also decodes the target's dev set (the zero-shot WER there)
+    pre, pre_it = cmds["pretrain_en"], dict(mod.commands([1], ["linear"], ["frozen"]))["pretrain_en"]
+    assert pre[pre.index("--test_sets") + 1] == "test_en test_it adapt_dev_en"
+    assert [a for a in pre if a != "test_en test_it adapt_dev_en"] == [a for a in pre_it if a != "test_en test_it"]
     for name in ("finetune_frozen_voices", "finetune_whole_voices", "scratch_voices"):
         c = cmds[name]
         assert [c[c.index(k) + 1] for k in ("--train_set", "--valid_set", "--test_sets", "--expdir")] == [
@@ -295,14 +298,20 @@ def test_the_voices_target_fine_tunes_on_the_test_speakers_adaptation_set_into_i
     model.parent.mkdir(parents=True)
     model.write_bytes(b"model")
     _exp(tmp_path / "exp_voices", mod.exp_name("linear", "frozen", 1), [9, 6, 7], 5.5, test_set="test_en")
+    for test_set, wer in (("test_en", 9.2), ("test_it", 103.0), ("adapt_dev_en", 8.4)):
+        d = model.parent / "decode_asr_model_valid.acc.ave" / test_set
+        d.mkdir(parents=True)
+        (d / "scores.json").write_text(json.dumps({"wer": {"all": {"err": wer}}}))
     results = tmp_path / "results"
     res = mod.summarize(tmp_path, tmp_path / "v", [1], ["linear"], ["frozen"], 8.0, results, target="voices")
+    assert res["pretrained_wer"] == {"test_en": 9.2, "test_it": 103.0, "adapt_dev_en": 8.4}
     assert res["target"] == "voices" and res["finished"] == 1
     assert res["missing"] == ["exp_voices/asr_scratch_linear_warmup_seed1"]
     run = res["runs"][0]
     assert (run["test_wer"], run["best_dev_wer"], run["target"]["updates"]) == (5.5, 6, 200)
     sha8 = mod.file_sha256(model)[:8]
     assert [p.name for p in (results / "voices").iterdir()] == [f"asr_finetune_linear_warmup_frozen_seed1__{sha8}.json"]
+    assert json.loads((results / f"pretrain__{sha8}.json").read_text())["wer"] == {"test_en": 9.2, "test_it": 103.0}
     assert not list(results.glob("asr_*.json"))  # the Italian study's records are not mixed with these
     md = (tmp_path / "v.md").read_text()
     assert md.startswith("# Fine-tuning EN -> the held-out EN voices (the test speakers):")
