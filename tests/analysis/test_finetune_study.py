@@ -319,3 +319,13 @@ def test_the_voices_target_fine_tunes_on_the_test_speakers_adaptation_set_into_i
     # the Italian study of the same workdir does not see the voices runs
     it = mod.summarize(tmp_path, tmp_path / "i", [1], ["linear"], ["frozen"], 8.0, results)
     assert it["finished"] == 0
+
+
+def test_each_target_has_its_own_default_target_wer(tmp_path):
+    mod = _module()
+    for target, wer, out in (("it", 10.0, "finetune"), ("voices", 7.0, "finetune_voices")):
+        assert mod.main(["--workdir", str(tmp_path), "--report_only", "--seeds", "1", "--target", target]) == 0
+        assert json.loads((tmp_path / f"{out}.json").read_text())["target_wer"] == wer
+    assert mod.main(["--workdir", str(tmp_path), "--report_only", "--seeds", "1", "--target", "voices",
+                     "--target_wer", "5", "--out", str(tmp_path / "v5")]) == 0
+    assert json.loads((tmp_path / "v5.json").read_text())["target_wer"] == 5.0
