@@ -17,9 +17,9 @@ swapped in with a ``.done`` signature). Dev and test speakers are the corpus' he
 ``--target voices``: the fine-tuning data are the test speakers themselves, data/adapt and
 data/adapt_dev of ``local/data.sh --num_adapt 2400 --num_adapt_dev 300`` (stage 1 adds them beside the
 finished corpus, which stays as it is): the test voices saying texts unseen in dev and test, English half
-(adapt_en: 1200, adapt_dev_en: 150 utterances), tested on test_en. This is the case fine-tuning configs
-with a low peak and a frozen encoder are made for: a known language (every word and output unit
-trained) in new voices, where EN -> IT needs new output units. Its runs go to exp_voices/ (their
+(adapt_en: 1200, adapt_dev_en: 150 utterances), tested on test_en: a user adapting a released model to
+their own speakers, a known language (every word and output unit trained) in new voices, where EN -> IT
+needs new output units. Its runs go to exp_voices/ (their
 records to ``<results_dir>/voices/``), its report to ``<workdir>/finetune_voices``; the pretraining
 is the same one.
 

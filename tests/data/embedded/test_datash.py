@@ -182,7 +182,8 @@ def test_help_lists_the_options():
                           env={**os.environ, "PATH": os.path.dirname(sys.executable) + ":" + os.environ["PATH"]})
     assert proc.returncode == 0
     for option in ("--corpus", "--seed", "--nj", "--num_train", "--num_dev", "--num_test", "--data_dir",
-                   "--audio_dir", "--train_variants", "--dev_variants", "--test_variants", "--overwrite"):
+                   "--audio_dir", "--train_variants", "--dev_variants", "--test_variants", "--num_adapt",
+                   "--num_adapt_dev", "--overwrite"):
         assert option in proc.stdout
     assert "digits, sentences, librispeech" in " ".join(proc.stdout.split())  # the catalog's entries
 
