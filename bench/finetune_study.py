@@ -501,7 +501,7 @@ def render(result: dict) -> str:
     md = [f"# Fine-tuning {tgt.title}: frozen encoder vs whole model, three warmups, vs scratch "
           f"({result['finished']} of {result['finished'] + len(result['missing'])} runs finished)", "",
           f"Fine-tuning data: {tgt.train_set} (dev: {tgt.valid_set}, test: {tgt.test_set}"
-          + (f"; local/data.sh {tgt.data_opts}" if tgt.data_opts else "") + "). "
+          + (f"; local/data.sh {result.get('data_opts', tgt.data_opts)}" if tgt.data_opts else "") + "). "
           f"Pretrained: `{result['pretrained']}` ({PRETRAIN_CONFIG}, English only, seed {PRETRAIN_SEED}); "
           f"seeds {', '.join(map(str, result['seeds']))}; target dev WER "
           f"{'-' if t is None else f'{t:.2f}'}% ({result['target_rule']}).", ""]
@@ -537,7 +537,8 @@ def render(result: dict) -> str:
 
 
 def summarize(recipe: Path, out: Path, seeds: list[int], policies: list[str], modes: list[str],
-              target_wer: float | None, results_dir: Path | None = None, target: str = DEFAULT_TARGET) -> dict:
+              target_wer: float | None, results_dir: Path | None = None, target: str = DEFAULT_TARGET,
+              data_opts: str | None = None) -> dict:
     """Read every run of the study that finished, write <out>.md and <out>.json; ``target_wer`` None: auto.
 
     With ``results_dir``, every run finished here is also written there (``<exp name>__<sha8>.json``, sha8: the
@@ -595,7 +596,7 @@ def summarize(recipe: Path, out: Path, seeds: list[int], policies: list[str], mo
         rule = "auto: the highest best dev WER of the finished runs, so every run reaches it"
         if target_wer is not None:
             retarget(runs, target_wer)
-    result = {"target": target, "seeds": seeds, "policies": policies, "modes": modes, "pretrained": pretrained_model(),
+    result = {"target": target, "data_opts": data_opts or tgt.data_opts, "seeds": seeds, "policies": policies, "modes": modes, "pretrained": pretrained_model(),
               "pretrained_wer": pre_wer, "pretrained_models": pretrained,
               "target_wer": target_wer, "target_rule": rule, "finished": len(runs), "missing": missing,
               "rows": aggregate(runs), "runs": runs}
@@ -666,8 +667,8 @@ def main(argv: list[str] | None = None) -> int:
     write_pretrain_config(recipe)
     write_peak_variant_config(recipe)
     rc = 0
+    smoke_data = " ".join([SMOKE_CORPUS] + ([SMOKE_ADAPT] if TARGETS[args.target].data_opts else []))
     if not args.report_only:
-        smoke_data = " ".join([SMOKE_CORPUS] + ([SMOKE_ADAPT] if TARGETS[args.target].data_opts else []))
         steps = commands(seeds, policies, modes, train_args, smoke_data if args.smoke else "", args.target)
         for name, opts in steps:
             code = run(recipe, opts, workdir / f"logs/{name}.log")
@@ -684,7 +685,8 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"ERROR: language subsets: {err}", file=sys.stderr)
                     return 1
     try:
-        result = summarize(recipe, out, seeds, policies, modes, target, args.results_dir, args.target)
+        result = summarize(recipe, out, seeds, policies, modes, target, args.results_dir, args.target,
+                           smoke_data if args.smoke else None)
     except ValueError as err:
         print(f"ERROR: {err}", file=sys.stderr)
         return 1
