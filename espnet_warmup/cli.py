@@ -23,6 +23,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "monitor": ("espnet_warmup.recipe.analysis.monitor", "follow a train.log and warn when training diverges"),
     "score": ("espnet_warmup.recipe.scoring.cli", "score hypotheses against references (WER/CER, result.txt)"),
     "report": ("espnet_warmup.recipe.report", "write RESULTS.md across experiments (recipe stage 14)"),
+    "select-s2t": ("espnet_warmup.recipe.stages.select_s2t",
+                   "keep the s2t (OWSM) epoch checkpoint with the lowest decoded dev WER"),
     "probe": ("espnet_warmup.recipe.probe", "highest stable peak LR per warmup policy (short seeded trainings)"),
 }
 

@@ -131,7 +131,7 @@ def test_check_config_works_without_the_recipe_packages(tmp_path):
     assert f"{bad}: scheduler_conf.power: must be a finite number > 0, got 0" in out.stderr
 
 
-@pytest.mark.parametrize("command", ["plot-lr", "curves", "monitor", "score", "report"])
+@pytest.mark.parametrize("command", ["plot-lr", "curves", "monitor", "score", "report", "select-s2t"])
 def test_recipe_subcommands_name_the_extra_they_need(tmp_path, command):
     out = run_hiding(tmp_path, RECIPE_EXTRA, "-m", "espnet_warmup.cli", command, "--help", timeout=120)
     assert out.returncode == 1
