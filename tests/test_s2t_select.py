@@ -7,8 +7,9 @@ epoch by epoch with the real ``espnet2.bin.s2t_inference``:
   special tokens removed) and the ``text_ctc`` references, and ``valid.wer.best.pth`` points at the lowest
   (ties: lower CER, then the later epoch);
 * a rerun decodes nothing again; ``--keep_only_best`` then deletes the other epochs (never checkpoint.pth);
-* bad input (a language token not in the model's token list, no config.yaml, references missing) exits 1
-  naming the option or file;
+* bad input (a language token not in the model's token list, no config.yaml, a config without the keys
+  s2t_inference reads, references missing) exits 1 naming the option or file; a checkpoint the decoder cannot
+  load is named with the decoder's log kept, nothing marked done;
 * a SIGTERM during a decoding stops the decoder's whole tree, exits 143 and leaves nothing marked done.
 """
 
@@ -144,6 +145,17 @@ def test_bad_input_is_refused_naming_it(trained, tmp_path):
     assert proc.returncode == 1
     assert f"{ref}: no reference for 7 of 8 utterances" in proc.stderr and "utt001" in proc.stderr
     assert not (exp / "select_wer").exists()
+    # a checkpoint the decoder cannot load (cut by a full disk): named, its log kept, nothing marked done
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    shutil.copy(exp / "config.yaml", cut / "config.yaml")
+    (cut / "1epoch.pth").write_bytes((exp / "1epoch.pth").read_bytes()[:1000])
+    proc = select(cut, data, *DECODE)
+    assert proc.returncode == 1
+    failed = cut / "select_wer" / "1epoch" / "valid.failed.log"
+    assert f"1epoch.pth: espnet2.bin.s2t_inference exited with status 1; log: {failed}" in proc.stderr
+    assert "Traceback" in failed.read_text()
+    assert [p.name for p in (cut / "select_wer" / "1epoch").iterdir()] == ["valid.failed.log"]
 
 
 def test_sigterm_stops_the_decoder_and_marks_nothing_done(trained, tmp_path):

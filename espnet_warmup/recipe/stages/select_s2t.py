@@ -180,12 +180,16 @@ def decode_epoch(args, config: Path, ckpt: Path, key: dict, ref: dict[str, str],
         log = tmp / "logdir" / "decode.log"
         cmd = decode_command(args, config, ckpt, tmp / "logdir" / "output")
         (tmp / "logdir" / "command.sh").write_text(shlex.join(cmd) + "\n")
+        # a failure: the temp dir goes, the decoder's log is kept beside the epoch's dir for the user
+        kept = dest.with_name(f"{dest.name}.failed.log")
+
+        def keep_log() -> Path:
+            kept.write_bytes(log.read_bytes() if log.is_file() else b"")
+            return kept
+
         failed = run_decoder(cmd, log)
         if failed:
-            # the temp dir goes: the failed attempt's log is kept beside the epoch's dir, for the user
-            kept = dest.with_name(f"{dest.name}.failed.log")
-            kept.write_bytes(log.read_bytes() if log.is_file() else b"")
-            tail = "\n".join(kept.read_text(errors="replace").splitlines()[-15:])
+            tail = "\n".join(keep_log().read_text(errors="replace").splitlines()[-15:])
             raise SelectError(f"{ckpt.name}: espnet2.bin.s2t_inference {failed}; log: {kept}\n{tail}")
         best = tmp / "logdir" / "output" / "1best_recog"
         hyp_file = best / "text_nospecial"
@@ -195,7 +199,7 @@ def decode_epoch(args, config: Path, ckpt: Path, key: dict, ref: dict[str, str],
         missing = [k for k in keys if k not in hyps]
         if missing:
             raise SelectError(f"{ckpt.name}: the decoder wrote no hypothesis for {len(missing)} of {len(keys)} "
-                              f"utterances (first: {', '.join(missing[:3])}); its output: {hyp_file}")
+                              f"utterances (first: {', '.join(missing[:3])}); its log: {keep_log()}")
         (tmp / "text").write_text("".join(f"{k} {strip_special(hyps[k])}\n" for k in keys), encoding="utf-8")
         (tmp / "ref").write_text("".join(f"{k} {ref[k]}\n" for k in keys), encoding="utf-8")
         utt2spk = args.data / "utt2spk"
@@ -205,6 +209,7 @@ def decode_epoch(args, config: Path, ckpt: Path, key: dict, ref: dict[str, str],
         score_dir(tmp / "ref", tmp / "text", utt2spk, tmp, command=shlex.join(
             ["espnet-warmup", "select-s2t", *sys.argv[2:]]))
         (tmp / DONE).write_text(json.dumps(key, sort_keys=True) + "\n")
+    kept.unlink(missing_ok=True)  # an earlier attempt's failure log: this one succeeded
 
 
 def select(args) -> dict:
