@@ -37,6 +37,7 @@ import sys
 from pathlib import Path
 
 from espnet_warmup.recipe.atomic import atomic_dir
+from espnet_warmup.recipe.datadir import DataDirError, read_kv
 from espnet_warmup.recipe.stages import select_checkpoint as sc
 
 #: OWSM's special tokens (language, task, timestamps, <na>): removed from references and hypotheses
@@ -58,17 +59,12 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def read_text(path: Path) -> dict[str, str]:
-    """A Kaldi text (``utt words``; a bare ``utt`` is an empty text), order kept."""
-    out = {}
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        key, _, value = line.strip().partition(" ")
-        if key in out:
-            raise SelectError(f"{path}:{n}: utterance {key} appears twice")
-        out[key] = value.strip()
-    return out
+def read_text(path: Path, what: str) -> dict[str, str]:
+    """A Kaldi ``key value`` file (the recipe's reader: duplicates, bad UTF-8 and a missing file named)."""
+    try:
+        return dict(read_kv(path, what))
+    except DataDirError as e:
+        raise SelectError(str(e)) from None
 
 
 def strip_special(text: str) -> str:
@@ -160,21 +156,16 @@ def run_decoder(cmd: list[str], log: Path) -> str | None:
     with SignalRelay() as relay:
         child = start_command(cmd, log)
         relay.attach(child)
-        while True:
-            try:
-                child.wait()
-                break
-            except InterruptedError:  # pragma: no cover (PEP 475 retries; kept for safety)
-                continue
+        child.wait()
     if relay.received is not None:
         raise KeyboardInterrupt(relay.received)
     return describe_status(child.returncode) if child.returncode != 0 else None
 
 
-def decode_epoch(args, config: Path, ckpt: Path, key: dict, ref: dict[str, str], dest: Path) -> None:
+def decode_epoch(args, config: Path, ckpt: Path, key: dict, keys: list[str], ref: dict[str, str],
+                 dest: Path) -> None:
     from espnet_warmup.recipe.scoring.scorer import score_dir
 
-    keys = list(read_text(args.data / args.speech))
     with atomic_dir(dest) as tmp:
         (tmp / "logdir").mkdir()
         log = tmp / "logdir" / "decode.log"
@@ -195,7 +186,7 @@ def decode_epoch(args, config: Path, ckpt: Path, key: dict, ref: dict[str, str],
         hyp_file = best / "text_nospecial"
         if not hyp_file.is_file():
             hyp_file = best / "text"
-        hyps = read_text(hyp_file) if hyp_file.is_file() else {}
+        hyps = read_text(hyp_file, "hypothesis") if hyp_file.is_file() else {}
         missing = [k for k in keys if k not in hyps]
         if missing:
             raise SelectError(f"{ckpt.name}: the decoder wrote no hypothesis for {len(missing)} of {len(keys)} "
@@ -216,8 +207,8 @@ def select(args) -> dict:
     args.exp, args.data = Path(args.exp), Path(args.data)
     config, files = check_inputs(args.exp, args.data, args.speech, args.lang_sym, args.task_sym)
     ref_path = find_ref(args.data, args.ref)
-    ref = {k: strip_special(v) for k, v in read_text(ref_path).items()}
-    keys = list(read_text(args.data / args.speech))
+    ref = {k: strip_special(v) for k, v in read_text(ref_path, "reference").items()}
+    keys = list(read_text(args.data / args.speech, "audio list"))
     missing = [k for k in keys if k not in ref]
     if missing:
         raise SelectError(f"{ref_path}: no reference for {len(missing)} of {len(keys)} utterances of "
@@ -233,7 +224,7 @@ def select(args) -> dict:
             print(f"select-s2t: {ckpt.name} on {args.set}: already decoded ({dest})", file=sys.stderr)
             continue
         print(f"select-s2t: decoding {args.data} with {ckpt} -> {dest}", file=sys.stderr)
-        decode_epoch(args, config, ckpt, key, ref, dest)
+        decode_epoch(args, config, ckpt, key, keys, ref, dest)
         wer = sc.read_score(dest)
         print(f"select-s2t: {ckpt.name}: dev WER {wer['wer']:.2f}% ({wer['word_errors']}/{wer['words']})",
               file=sys.stderr)
